@@ -1,0 +1,154 @@
+/* rasterize.cl - front-to-back alpha blending of each tile's depth-ordered Gaussians
+ * (3dgs-math.md section 5). One work-group per tile; Gaussians are staged through local
+ * memory CLS_BATCH at a time. A work-item owns CLS_PIXELS_PER_ITEM consecutive pixels of a
+ * tile row as the lanes of a vector: 1 on GPUs (one pixel per work-item), 16 on CPUs, where
+ * PoCL does not vectorise a per-pixel loop across work-items (brief section 4).
+ *
+ * Launch: global (tiles_x * CLS_TILE / CLS_PIXELS_PER_ITEM, tiles_y * CLS_TILE), local
+ * exactly (CLS_TILE / CLS_PIXELS_PER_ITEM, CLS_TILE).
+ * Inputs:  ranges[2 * tiles] ([start, end) per tile into ids), ids (sorted Gaussian indices),
+ *          xy, conic_opacity, rgb[3n], depth from the projection; background (rgb, unused w).
+ * Outputs: out_rgb planar (3 planes of width * height), out_t (final transmittance),
+ *          out_last (1-based position in the tile's list of the last contributor, 0 if none),
+ *          out_depth (expected depth, only with CLS_WITH_DEPTH).
+ */
+
+#ifndef CLS_WITH_DEPTH
+#define CLS_WITH_DEPTH 0 /* also blend the depth into an expected-depth image */
+#endif
+
+#define CLS_ITEMS_X (CLS_TILE / CLS_PIXELS_PER_ITEM)
+#define CLS_GROUP_ITEMS (CLS_ITEMS_X * CLS_TILE)
+
+#if CLS_PIXELS_PER_ITEM == 1
+typedef float vecf;
+typedef int veci;
+#define LANES (vecf)(0.0f)
+#define ANY(x) (x)
+#define VSTORE(v, ptr) (*(ptr) = (v))
+#else
+#define CLS_CAT2(a, b) a##b
+#define CLS_CAT(a, b) CLS_CAT2(a, b)
+typedef CLS_CAT(float, CLS_PIXELS_PER_ITEM) vecf;
+typedef CLS_CAT(int, CLS_PIXELS_PER_ITEM) veci;
+#define ANY(x) any(x)
+#define VSTORE(v, ptr) CLS_CAT(vstore, CLS_PIXELS_PER_ITEM)((v), 0, (ptr))
+#if CLS_PIXELS_PER_ITEM == 2
+#define LANES (vecf)(0.0f, 1.0f)
+#elif CLS_PIXELS_PER_ITEM == 4
+#define LANES (vecf)(0.0f, 1.0f, 2.0f, 3.0f)
+#elif CLS_PIXELS_PER_ITEM == 8
+#define LANES (vecf)(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f)
+#elif CLS_PIXELS_PER_ITEM == 16
+#define LANES (vecf)(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f, 13.0f, 14.0f, 15.0f)
+#else
+#error "CLS_PIXELS_PER_ITEM must be 1, 2, 4, 8 or 16"
+#endif
+#endif
+
+/* Stores the lanes of v that fall inside the image row (x0 is the first lane's column). */
+#define CLS_DEFINE_STORE_ROW(name, vec_type, scalar_type)                                  \
+    inline void name(vec_type v, __global scalar_type *row, uint x0, uint width)         \
+    {                                                                                     \
+        if (x0 + CLS_PIXELS_PER_ITEM <= width) {                                          \
+            VSTORE(v, row + x0);                                                          \
+        } else {                                                                          \
+            scalar_type lanes[CLS_PIXELS_PER_ITEM];                                       \
+            VSTORE(v, lanes);                                                             \
+            for (uint k = 0; k < CLS_PIXELS_PER_ITEM && x0 + k < width; k++)              \
+                row[x0 + k] = lanes[k];                                                   \
+        }                                                                                 \
+    }
+CLS_DEFINE_STORE_ROW(cls_store_row, vecf, float)
+CLS_DEFINE_STORE_ROW(cls_store_row_int, veci, int)
+
+__kernel __attribute__((reqd_work_group_size(CLS_ITEMS_X, CLS_TILE, 1))) void
+rasterize(__global const uint *ranges, __global const uint *ids, __global const float2 *xy,
+          __global const float4 *conic_opacity, __global const float *rgb, __global const float *depth, uint width,
+          uint height, uint tiles_x, float4 background, __global float *out_rgb, __global float *out_t,
+          __global int *out_last, __global float *out_depth)
+{
+    __local float2 s_xy[CLS_BATCH];
+    __local float4 s_conic[CLS_BATCH];
+    __local float4 s_colour[CLS_BATCH]; /* rgb and depth */
+    __local int s_any_active;
+
+    const uint lx = get_local_id(0), ly = get_local_id(1);
+    const uint lid = ly * CLS_ITEMS_X + lx;
+    const uint tile_x = get_group_id(0), tile_y = get_group_id(1);
+    const uint tile = tile_y * tiles_x + tile_x;
+    const uint x0 = tile_x * CLS_TILE + lx * CLS_PIXELS_PER_ITEM;
+    const uint y = tile_y * CLS_TILE + ly;
+    const vecf px = (float)x0 + 0.5f + LANES;
+    const float py = (float)y + 0.5f;
+
+    veci active = (px < (float)width) & (veci)(y < height ? -1 : 0);
+    vecf T = 1.0f;
+    vecf cr = 0.0f, cg = 0.0f, cb = 0.0f;
+#if CLS_WITH_DEPTH
+    vecf cd = 0.0f;
+#endif
+    veci last = 0;
+
+    const uint start = ranges[2 * tile], end = ranges[2 * tile + 1];
+    for (uint base = start; base < end; base += CLS_BATCH) {
+        barrier(CLK_LOCAL_MEM_FENCE); /* the previous batch is no longer read */
+        if (lid == 0)
+            s_any_active = 0;
+        for (uint k = lid; k < CLS_BATCH && base + k < end; k += CLS_GROUP_ITEMS) {
+            const uint g = ids[base + k];
+            s_xy[k] = xy[g];
+            s_conic[k] = conic_opacity[g];
+            s_colour[k] = (float4)(vload3(g, rgb), depth[g]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (ANY(active))
+            atomic_or(&s_any_active, 1);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (s_any_active == 0)
+            break; /* every pixel of the tile is saturated */
+
+        const uint count = min((uint)CLS_BATCH, end - base);
+        for (uint k = 0; k < count; k++) {
+            const float2 m = s_xy[k];
+            const float4 co = s_conic[k];
+            const vecf dx = m.x - px;
+            const float dy = m.y - py;
+            const vecf sigma = 0.5f * (co.x * dx * dx + co.z * dy * dy) + co.y * dx * dy;
+            const vecf alpha = fmin(CLS_ALPHA_MAX, co.w * exp(-sigma));
+            const veci valid = active & (sigma >= 0.0f) & (alpha >= CLS_ALPHA_MIN);
+            if (!ANY(valid))
+                continue;
+            const vecf next_t = T * (1.0f - alpha);
+            const veci stop = valid & (next_t < CLS_T_MIN);
+            const veci contrib = valid & ~stop;
+            const vecf w = select((vecf)0.0f, alpha * T, contrib);
+            const float4 col = s_colour[k];
+            cr += w * col.x;
+            cg += w * col.y;
+            cb += w * col.z;
+#if CLS_WITH_DEPTH
+            cd += w * col.w;
+#endif
+            T = select(T, next_t, contrib);
+            last = select(last, (veci)(int)(base - start + k + 1), contrib);
+            active &= ~stop;
+        }
+    }
+
+    if (y >= height || x0 >= width)
+        return;
+    const size_t plane = (size_t)width * height;
+    const size_t row = (size_t)y * width;
+    cls_store_row(cr + T * background.x, out_rgb + row, x0, width);
+    cls_store_row(cg + T * background.y, out_rgb + plane + row, x0, width);
+    cls_store_row(cb + T * background.z, out_rgb + 2 * plane + row, x0, width);
+    cls_store_row(T, out_t + row, x0, width);
+    cls_store_row_int(last, out_last + row, x0, width);
+#if CLS_WITH_DEPTH
+    const vecf hit = 1.0f - T;
+    cls_store_row(select((vecf)0.0f, cd / hit, hit > 0.0f), out_depth + row, x0, width);
+#else
+    (void)out_depth;
+#endif
+}

@@ -1,0 +1,47 @@
+/* The clsplat command: shared helpers of the sub-commands. Uses only clsplat.h. */
+#ifndef CLSPLAT_CLI_H
+#define CLSPLAT_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clsplat.h"
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLI_PRINTF(a, b)
+#endif
+
+/* Prints "clsplat: <message>" on stderr; returns 1 (the exit code of a failed command). */
+int cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* Prints a failed library call with its status name and the context's message. */
+int cli_status_error(cls_status st, const char *what, const char *detail);
+
+/* Strict parsers: the whole string must be a number in range; on failure they print a
+ * message naming the option and return 0. */
+int cli_parse_u32(const char *option, const char *text, uint32_t min, uint32_t max, uint32_t *out);
+int cli_parse_float(const char *option, const char *text, float *out);
+/* "R,G,B" with components in [0, 1]. */
+int cli_parse_rgb(const char *option, const char *text, float out[3]);
+
+/* Common options of commands that use a device. */
+typedef struct cli_device_options {
+    const char *device;
+    int verbose;
+    int profiling;
+} cli_device_options;
+/* Creates a context; prints the error and returns 0 on failure. */
+int cli_open_context(const cli_device_options *opts, cls_context **ctx);
+
+typedef int (*cli_command_fn)(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Whether argv holds -h or --help. */
+int cli_wants_help(int argc, char **argv);
+
+#endif
