@@ -17,6 +17,11 @@
 #define CLS_WITH_DEPTH 0 /* also blend the depth into an expected-depth image */
 #endif
 
+/* The row test skips a Gaussian for a row only when its largest alpha there is below
+ * 1/255 by this factor, so float rounding in the per-pixel sigma can never make a skipped
+ * pixel count. */
+#define CLS_ROW_TEST_MARGIN (1.0f + 1e-3f)
+
 #define CLS_ITEMS_X (CLS_TILE / CLS_PIXELS_PER_ITEM)
 #define CLS_GROUP_ITEMS (CLS_ITEMS_X * CLS_TILE)
 
@@ -71,6 +76,7 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
     __local float2 s_xy[CLS_BATCH];
     __local float4 s_conic[CLS_BATCH];
     __local float4 s_colour[CLS_BATCH]; /* rgb and depth */
+    __local float2 s_row[CLS_BATCH];    /* row test: (C - B^2/A) / 2, log(opacity * 255) */
     __local int s_any_active;
 
     const uint lx = get_local_id(0), ly = get_local_id(1);
@@ -100,6 +106,8 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
             s_xy[k] = xy[g];
             s_conic[k] = conic_opacity[g];
             s_colour[k] = (float4)(vload3(g, rgb), depth[g]);
+            const float4 co = s_conic[k];
+            s_row[k] = (float2)(0.5f * (co.z - co.y * co.y / co.x), log(co.w * 255.0f * CLS_ROW_TEST_MARGIN));
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         if (ANY(active))
@@ -110,10 +118,17 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
 
         const uint count = min((uint)CLS_BATCH, end - base);
         for (uint k = 0; k < count; k++) {
+            if (!ANY(active))
+                break; /* this work-item's pixels are saturated: they stay so */
             const float2 m = s_xy[k];
+            const float dy = m.y - py;
+            /* Along this row sigma is smallest at dx = -B dy / A, where it is dy^2 (C - B^2/A) / 2.
+             * If even there alpha < 1/255, no pixel of the row is touched: skip the vector work. */
+            const float2 row = s_row[k];
+            if (dy * dy * row.x > row.y)
+                continue;
             const float4 co = s_conic[k];
             const vecf dx = m.x - px;
-            const float dy = m.y - py;
             const vecf sigma = 0.5f * (co.x * dx * dx + co.z * dy * dy) + co.y * dx * dy;
             const vecf alpha = fmin(CLS_ALPHA_MAX, co.w * exp(-sigma));
             const veci valid = active & (sigma >= 0.0f) & (alpha >= CLS_ALPHA_MIN);
