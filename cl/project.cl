@@ -34,29 +34,48 @@
 #define SH_C3_5 1.445305721320277f
 #define SH_C3_6 -0.5900435899266435f
 
-/* Colour (before the +0.5 and the clamp) of SH coefficients c[k*3 + channel] toward unit
- * direction d, up to `degree`. */
-inline float3 cls_eval_sh(__global const float *c, uint degree, float3 d)
+/* Colour (before the +0.5 and the clamp) of SH coefficients c[k*3 + channel] toward the unit
+ * direction (x, y, z), up to `degree`, into out[3]. */
+inline void cls_eval_sh(__global const float *c, uint degree, float x, float y, float z, float *out)
 {
-    float3 result = SH_C0 * vload3(0, c);
-    if (degree < 1)
-        return result;
-    float x = d.x, y = d.y, z = d.z;
-    result += -SH_C1 * y * vload3(1, c) + SH_C1 * z * vload3(2, c) - SH_C1 * x * vload3(3, c);
-    if (degree < 2)
-        return result;
-    float xx = x * x, yy = y * y, zz = z * z, xy = x * y, yz = y * z, xz = x * z;
-    result += SH_C2_0 * xy * vload3(4, c) + SH_C2_1 * yz * vload3(5, c) +
-              SH_C2_2 * (2.0f * zz - xx - yy) * vload3(6, c) + SH_C2_3 * xz * vload3(7, c) +
-              SH_C2_4 * (xx - yy) * vload3(8, c);
-    if (degree < 3)
-        return result;
-    result += SH_C3_0 * y * (3.0f * xx - yy) * vload3(9, c) + SH_C3_1 * xy * z * vload3(10, c) +
-              SH_C3_2 * y * (4.0f * zz - xx - yy) * vload3(11, c) +
-              SH_C3_3 * z * (2.0f * zz - 3.0f * xx - 3.0f * yy) * vload3(12, c) +
-              SH_C3_4 * x * (4.0f * zz - xx - yy) * vload3(13, c) + SH_C3_5 * z * (xx - yy) * vload3(14, c) +
-              SH_C3_6 * x * (xx - 3.0f * yy) * vload3(15, c);
-    return result;
+    float basis[16];
+    basis[0] = SH_C0;
+    uint count = 1;
+    if (degree >= 1) {
+        basis[1] = -SH_C1 * y;
+        basis[2] = SH_C1 * z;
+        basis[3] = -SH_C1 * x;
+        count = 4;
+    }
+    if (degree >= 2) {
+        const float xx = x * x, yy = y * y, zz = z * z;
+        basis[4] = SH_C2_0 * x * y;
+        basis[5] = SH_C2_1 * y * z;
+        basis[6] = SH_C2_2 * (2.0f * zz - xx - yy);
+        basis[7] = SH_C2_3 * x * z;
+        basis[8] = SH_C2_4 * (xx - yy);
+        count = 9;
+    }
+    if (degree >= 3) {
+        const float xx = x * x, yy = y * y, zz = z * z;
+        basis[9] = SH_C3_0 * y * (3.0f * xx - yy);
+        basis[10] = SH_C3_1 * x * y * z;
+        basis[11] = SH_C3_2 * y * (4.0f * zz - xx - yy);
+        basis[12] = SH_C3_3 * z * (2.0f * zz - 3.0f * xx - 3.0f * yy);
+        basis[13] = SH_C3_4 * x * (4.0f * zz - xx - yy);
+        basis[14] = SH_C3_5 * z * (xx - yy);
+        basis[15] = SH_C3_6 * x * (xx - 3.0f * yy);
+        count = 16;
+    }
+    float r = 0.0f, g = 0.0f, b = 0.0f;
+    for (uint k = 0; k < count; k++) {
+        r += basis[k] * c[3 * k];
+        g += basis[k] * c[3 * k + 1];
+        b += basis[k] * c[3 * k + 2];
+    }
+    out[0] = r;
+    out[1] = g;
+    out[2] = b;
 }
 
 __kernel void project(uint n, __global const float *means, __global const float *log_scales,
@@ -76,46 +95,58 @@ __kernel void project(uint n, __global const float *means, __global const float 
 
     const float fx = intr.s0, fy = intr.s1, cx = intr.s2, cy = intr.s3;
     const float width = intr.s6, height = intr.s7;
-    const float3 mean = vload3(i, means);
-    const float3 p = (float3)(dot(pose.s012, mean), dot(pose.s345, mean), dot(pose.s678, mean)) + pose.s9ab;
-    depth[i] = p.z;
-    if (!(p.z >= intr.s4 && p.z <= intr.s5))
+    /* Scalars rather than float3: a float3 carries an undefined fourth lane, which
+     * Oclgrind's uninitialised-value checker reports. */
+    const float mx = means[3 * i], my = means[3 * i + 1], mz = means[3 * i + 2];
+    const float px = pose.s0 * mx + pose.s1 * my + pose.s2 * mz + pose.s9;
+    const float py = pose.s3 * mx + pose.s4 * my + pose.s5 * mz + pose.sa;
+    const float pz = pose.s6 * mx + pose.s7 * my + pose.s8 * mz + pose.sb;
+    depth[i] = pz;
+    if (!(pz >= intr.s4 && pz <= intr.s5))
         return;
 
-    /* 3D covariance: R(q) diag(s^2) R(q)^T (section 2.3). */
+    /* 3D covariance: R(q) diag(s^2) R(q)^T (section 2.3), as M M^T with M = R(q) diag(s). */
     float4 q = quats[i];
-    float qn = length(q);
+    const float qn = length(q);
     if (!(qn > 0.0f))
         return;
     q /= qn;
     const float w = q.s0, x = q.s1, y = q.s2, z = q.s3;
-    const float3 r0 = (float3)(1.0f - 2.0f * (y * y + z * z), 2.0f * (x * y - w * z), 2.0f * (x * z + w * y));
-    const float3 r1 = (float3)(2.0f * (x * y + w * z), 1.0f - 2.0f * (x * x + z * z), 2.0f * (y * z - w * x));
-    const float3 r2 = (float3)(2.0f * (x * z - w * y), 2.0f * (y * z + w * x), 1.0f - 2.0f * (x * x + y * y));
-    const float3 s = exp(vload3(i, log_scales));
-    /* Rows of M = R(q) diag(s): Sigma = M M^T. */
-    const float3 m0 = r0 * s, m1 = r1 * s, m2 = r2 * s;
+    const float sx = exp(log_scales[3 * i]), sy = exp(log_scales[3 * i + 1]), sz = exp(log_scales[3 * i + 2]);
+    const float m00 = (1.0f - 2.0f * (y * y + z * z)) * sx, m01 = 2.0f * (x * y - w * z) * sy,
+                m02 = 2.0f * (x * z + w * y) * sz;
+    const float m10 = 2.0f * (x * y + w * z) * sx, m11 = (1.0f - 2.0f * (x * x + z * z)) * sy,
+                m12 = 2.0f * (y * z - w * x) * sz;
+    const float m20 = 2.0f * (x * z - w * y) * sx, m21 = 2.0f * (y * z + w * x) * sy,
+                m22 = (1.0f - 2.0f * (x * x + y * y)) * sz;
 
-    /* Camera rotation applied: W = R_cw M, Sigma_c = W W^T (section 2.4). */
-    const float3 c0 = pose.s012, c1 = pose.s345, c2 = pose.s678;
-    /* Column j of M is (m0[j], m1[j], m2[j]); W row r = sum_k Rcw[r][k] * M row k. */
-    const float3 w0 = c0.x * m0 + c0.y * m1 + c0.z * m2;
-    const float3 w1 = c1.x * m0 + c1.y * m1 + c1.z * m2;
-    const float3 w2 = c2.x * m0 + c2.y * m1 + c2.z * m2;
+    /* V = R_cw M: Sigma_c = V V^T (section 2.4). */
+    const float v00 = pose.s0 * m00 + pose.s1 * m10 + pose.s2 * m20;
+    const float v01 = pose.s0 * m01 + pose.s1 * m11 + pose.s2 * m21;
+    const float v02 = pose.s0 * m02 + pose.s1 * m12 + pose.s2 * m22;
+    const float v10 = pose.s3 * m00 + pose.s4 * m10 + pose.s5 * m20;
+    const float v11 = pose.s3 * m01 + pose.s4 * m11 + pose.s5 * m21;
+    const float v12 = pose.s3 * m02 + pose.s4 * m12 + pose.s5 * m22;
+    const float v20 = pose.s6 * m00 + pose.s7 * m10 + pose.s8 * m20;
+    const float v21 = pose.s6 * m01 + pose.s7 * m11 + pose.s8 * m21;
+    const float v22 = pose.s6 * m02 + pose.s7 * m12 + pose.s8 * m22;
 
-    /* Jacobian with the frustum clamp (gsplat's asymmetric limits). */
+    /* Jacobian with the frustum clamp (gsplat's asymmetric limits; 1.3 tan(fov/2) when the
+     * principal point is centred). */
     const float tan_x = 0.5f * width / fx, tan_y = 0.5f * height / fy;
     const float lim_xp = (width - cx) / fx + 0.3f * tan_x, lim_xn = cx / fx + 0.3f * tan_x;
     const float lim_yp = (height - cy) / fy + 0.3f * tan_y, lim_yn = cy / fy + 0.3f * tan_y;
-    const float rz = 1.0f / p.z;
-    const float tx = p.z * clamp(p.x * rz, -lim_xn, lim_xp);
-    const float ty = p.z * clamp(p.y * rz, -lim_yn, lim_yp);
+    const float rz = 1.0f / pz;
+    const float tx = pz * clamp(px * rz, -lim_xn, lim_xp);
+    const float ty = pz * clamp(py * rz, -lim_yn, lim_yp);
     const float j00 = fx * rz, j02 = -fx * tx * rz * rz;
     const float j11 = fy * rz, j12 = -fy * ty * rz * rz;
-    /* T = J W (2x3); Sigma_2D = T T^T. */
-    const float3 t0 = j00 * w0 + j02 * w2;
-    const float3 t1 = j11 * w1 + j12 * w2;
-    float a = dot(t0, t0), b = dot(t0, t1), c = dot(t1, t1);
+    /* T = J V (2x3); Sigma_2D = T T^T. */
+    const float t00 = j00 * v00 + j02 * v20, t01 = j00 * v01 + j02 * v21, t02 = j00 * v02 + j02 * v22;
+    const float t10 = j11 * v10 + j12 * v20, t11 = j11 * v11 + j12 * v21, t12 = j11 * v12 + j12 * v22;
+    float a = t00 * t00 + t01 * t01 + t02 * t02;
+    const float b = t00 * t10 + t01 * t11 + t02 * t12;
+    float c = t10 * t10 + t11 * t11 + t12 * t12;
     const float det0 = a * c - b * b;
     a += CLS_DILATION;
     c += CLS_DILATION;
@@ -132,7 +163,7 @@ __kernel void project(uint n, __global const float *means, __global const float 
     if (!(opacity >= CLS_ALPHA_MIN))
         return;
 
-    const float2 mean2d = (float2)(fx * p.x * rz + cx, fy * p.y * rz + cy);
+    const float2 mean2d = (float2)(fx * px * rz + cx, fy * py * rz + cy);
     /* Opacity-aware extent: beyond k sigmas alpha < 1/255 (gsplat 1.5.3). */
     const float k = fmin(CLS_EXTENT_SIGMAS, sqrt(2.0f * log(255.0f * opacity)));
     const int2 r = (int2)((int)ceil(k * sqrt(a)), (int)ceil(k * sqrt(c)));
@@ -147,15 +178,24 @@ __kernel void project(uint n, __global const float *means, __global const float 
         return;
 
     /* Colour toward the Gaussian from the camera centre (section 3). */
-    const float3 dir = normalize(mean - pose.scde);
-    float3 colour = cls_eval_sh(sh + (size_t)i * sh_stride * 3, sh_degree, dir) + 0.5f;
-    clamped[i] = (uchar)((colour.x < 0.0f ? 1 : 0) | (colour.y < 0.0f ? 2 : 0) | (colour.z < 0.0f ? 4 : 0));
-    colour = fmax(colour, 0.0f);
+    const float dx = mx - pose.sc, dy = my - pose.sd, dz = mz - pose.se;
+    const float inv_len = rsqrt(dx * dx + dy * dy + dz * dz);
+    float colour[3];
+    cls_eval_sh(sh + (size_t)i * sh_stride * 3, sh_degree, dx * inv_len, dy * inv_len, dz * inv_len, colour);
+    uchar clamp_bits = 0;
+    for (int ch = 0; ch < 3; ch++) {
+        colour[ch] += 0.5f;
+        if (colour[ch] < 0.0f) {
+            clamp_bits |= (uchar)(1 << ch);
+            colour[ch] = 0.0f;
+        }
+        rgb[3 * i + ch] = colour[ch];
+    }
+    clamped[i] = clamp_bits;
 
     const float inv_det = 1.0f / det;
     xy[i] = mean2d;
     conic_opacity[i] = (float4)(c * inv_det, -b * inv_det, a * inv_det, opacity);
-    vstore3(colour, i, rgb);
     radius[i] = r;
     tiles[i] = touched;
     visible[i] = 1;

@@ -105,7 +105,7 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
             const uint g = ids[base + k];
             s_xy[k] = xy[g];
             s_conic[k] = conic_opacity[g];
-            s_colour[k] = (float4)(vload3(g, rgb), depth[g]);
+            s_colour[k] = (float4)(rgb[3 * g], rgb[3 * g + 1], rgb[3 * g + 2], depth[g]);
             const float4 co = s_conic[k];
             s_row[k] = (float2)(0.5f * (co.z - co.y * co.y / co.x), log(co.w * 255.0f * CLS_ROW_TEST_MARGIN));
         }
