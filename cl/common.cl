@@ -39,15 +39,15 @@
 #define CLS_AA_MIN_RATIO 2.5e-5f      /* floor of det ratio in antialiased mode (INRIA dr_aa) */
 #define CLS_EXTENT_SIGMAS 3.33f       /* largest extent in standard deviations (gsplat) */
 
-/* The tile rectangle [x0, x1) x [y0, y1) a projected Gaussian touches. Used by the projection
- * (to count tiles) and by the emission of (tile, Gaussian) pairs, so both agree exactly. */
-inline int4 cls_tile_rect(float2 mean, int2 radius, uint tiles_x, uint tiles_y)
-{
-    const float inv = 1.0f / (float)CLS_TILE;
-    int x0 = (int)floor((mean.x - (float)radius.x) * inv);
-    int x1 = (int)ceil((mean.x + (float)radius.x) * inv);
-    int y0 = (int)floor((mean.y - (float)radius.y) * inv);
-    int y1 = (int)ceil((mean.y + (float)radius.y) * inv);
-    return (int4)(clamp(x0, 0, (int)tiles_x), clamp(y0, 0, (int)tiles_y), clamp(x1, 0, (int)tiles_x),
-                  clamp(y1, 0, (int)tiles_y));
-}
+/* The tile rectangle [x0, x1) x [y0, y1) of a Gaussian at (u, v) with per-axis radii
+ * (rx, ry), in tiles. Used by the projection (to count tiles) and by the emission of (tile,
+ * Gaussian) pairs, so both agree exactly. A macro over scalars, not a function taking vectors:
+ * Oclgrind 21.10's uninitialised-value checker crashes on vector arguments of calls. */
+#define CLS_TILE_RECT(u, v, rx, ry, tiles_x, tiles_y, x0, y0, x1, y1)                           \
+    do {                                                                                       \
+        const float inv_tile_ = 1.0f / (float)CLS_TILE;                                        \
+        x0 = min(max((int)floor(((u) - (float)(rx)) * inv_tile_), 0), (int)(tiles_x));         \
+        x1 = min(max((int)ceil(((u) + (float)(rx)) * inv_tile_), 0), (int)(tiles_x));          \
+        y0 = min(max((int)floor(((v) - (float)(ry)) * inv_tile_), 0), (int)(tiles_y));         \
+        y1 = min(max((int)ceil(((v) + (float)(ry)) * inv_tile_), 0), (int)(tiles_y));          \
+    } while (0)

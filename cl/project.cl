@@ -34,61 +34,67 @@
 #define SH_C3_5 1.445305721320277f
 #define SH_C3_6 -0.5900435899266435f
 
+/* Adds basis value `b` times coefficient k (RGB) of c to colour. */
+#define CLS_SH_ADD(k, b)                                                                     \
+    do {                                                                                     \
+        const float basis_ = (b);                                                            \
+        colour.x += basis_ * c[3 * (k)];                                                     \
+        colour.y += basis_ * c[3 * (k) + 1];                                                 \
+        colour.z += basis_ * c[3 * (k) + 2];                                                 \
+    } while (0)
+
 /* Colour (before the +0.5 and the clamp) of SH coefficients c[k*3 + channel] toward the unit
- * direction (x, y, z), up to `degree`, into out[3]. */
-inline void cls_eval_sh(__global const float *c, uint degree, float x, float y, float z, float *out)
+ * direction (x, y, z), up to `degree` (section 3, INRIA's polynomial forms). Written without
+ * a private array: Oclgrind 21.10's uninitialised-value checker crashes on one here. */
+inline float4 cls_eval_sh(__global const float *c, uint degree, float x, float y, float z)
 {
-    float basis[16];
-    basis[0] = SH_C0;
-    uint count = 1;
+    float4 colour = (float4)(0.0f);
+    CLS_SH_ADD(0, SH_C0);
     if (degree >= 1) {
-        basis[1] = -SH_C1 * y;
-        basis[2] = SH_C1 * z;
-        basis[3] = -SH_C1 * x;
-        count = 4;
+        CLS_SH_ADD(1, -SH_C1 * y);
+        CLS_SH_ADD(2, SH_C1 * z);
+        CLS_SH_ADD(3, -SH_C1 * x);
     }
     if (degree >= 2) {
         const float xx = x * x, yy = y * y, zz = z * z;
-        basis[4] = SH_C2_0 * x * y;
-        basis[5] = SH_C2_1 * y * z;
-        basis[6] = SH_C2_2 * (2.0f * zz - xx - yy);
-        basis[7] = SH_C2_3 * x * z;
-        basis[8] = SH_C2_4 * (xx - yy);
-        count = 9;
+        CLS_SH_ADD(4, SH_C2_0 * x * y);
+        CLS_SH_ADD(5, SH_C2_1 * y * z);
+        CLS_SH_ADD(6, SH_C2_2 * (2.0f * zz - xx - yy));
+        CLS_SH_ADD(7, SH_C2_3 * x * z);
+        CLS_SH_ADD(8, SH_C2_4 * (xx - yy));
     }
     if (degree >= 3) {
         const float xx = x * x, yy = y * y, zz = z * z;
-        basis[9] = SH_C3_0 * y * (3.0f * xx - yy);
-        basis[10] = SH_C3_1 * x * y * z;
-        basis[11] = SH_C3_2 * y * (4.0f * zz - xx - yy);
-        basis[12] = SH_C3_3 * z * (2.0f * zz - 3.0f * xx - 3.0f * yy);
-        basis[13] = SH_C3_4 * x * (4.0f * zz - xx - yy);
-        basis[14] = SH_C3_5 * z * (xx - yy);
-        basis[15] = SH_C3_6 * x * (xx - 3.0f * yy);
-        count = 16;
+        CLS_SH_ADD(9, SH_C3_0 * y * (3.0f * xx - yy));
+        CLS_SH_ADD(10, SH_C3_1 * x * y * z);
+        CLS_SH_ADD(11, SH_C3_2 * y * (4.0f * zz - xx - yy));
+        CLS_SH_ADD(12, SH_C3_3 * z * (2.0f * zz - 3.0f * xx - 3.0f * yy));
+        CLS_SH_ADD(13, SH_C3_4 * x * (4.0f * zz - xx - yy));
+        CLS_SH_ADD(14, SH_C3_5 * z * (xx - yy));
+        CLS_SH_ADD(15, SH_C3_6 * x * (xx - 3.0f * yy));
     }
-    float r = 0.0f, g = 0.0f, b = 0.0f;
-    for (uint k = 0; k < count; k++) {
-        r += basis[k] * c[3 * k];
-        g += basis[k] * c[3 * k + 1];
-        b += basis[k] * c[3 * k + 2];
-    }
-    out[0] = r;
-    out[1] = g;
-    out[2] = b;
+    return colour;
 }
 
 __kernel void project(uint n, __global const float *means, __global const float *log_scales,
                       __global const float4 *quats, __global const float *opacity_logits,
                       __global const float *sh, uint sh_stride, uint sh_degree, float16 pose, float8 intr,
-                      uint tiles_x, uint tiles_y, __global float2 *xy, __global float4 *conic_opacity,
-                      __global float *rgb, __global float *depth, __global int2 *radius, __global uint *tiles,
+                      uint tiles_x, uint tiles_y, __global float *xy, __global float *conic_opacity,
+                      __global float *rgb, __global float *depth, __global int *radius, __global uint *tiles,
                       __global uint *visible, __global uchar *clamped)
 {
     const uint i = get_global_id(0);
     if (i >= n)
         return;
-    radius[i] = (int2)(0, 0);
+    /* Every output is written for every Gaussian, culled ones included (zeros), so later
+     * passes never see stale or uninitialised values. */
+    /* (Scalar stores: Oclgrind 21.10 mistakes stores of constant vectors for stores of
+     * undefined values.) */
+    for (int k = 0; k < 4; k++)
+        conic_opacity[4 * i + k] = 0.0f;
+    xy[2 * i] = xy[2 * i + 1] = 0.0f;
+    rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = 0.0f;
+    radius[2 * i] = radius[2 * i + 1] = 0;
     tiles[i] = 0;
     visible[i] = 0;
     clamped[i] = 0;
@@ -172,31 +178,32 @@ __kernel void project(uint n, __global const float *means, __global const float 
     if (mean2d.x + (float)r.x <= 0.0f || mean2d.x - (float)r.x >= width || mean2d.y + (float)r.y <= 0.0f ||
         mean2d.y - (float)r.y >= height)
         return;
-    const int4 rect = cls_tile_rect(mean2d, r, tiles_x, tiles_y);
-    const uint touched = (uint)((rect.s2 - rect.s0) * (rect.s3 - rect.s1));
+    int x0, y0, x1, y1;
+    CLS_TILE_RECT(mean2d.x, mean2d.y, r.x, r.y, tiles_x, tiles_y, x0, y0, x1, y1);
+    const uint touched = (uint)((x1 - x0) * (y1 - y0));
     if (touched == 0)
         return;
 
     /* Colour toward the Gaussian from the camera centre (section 3). */
     const float dx = mx - pose.sc, dy = my - pose.sd, dz = mz - pose.se;
     const float inv_len = rsqrt(dx * dx + dy * dy + dz * dz);
-    float colour[3];
-    cls_eval_sh(sh + (size_t)i * sh_stride * 3, sh_degree, dx * inv_len, dy * inv_len, dz * inv_len, colour);
-    uchar clamp_bits = 0;
-    for (int ch = 0; ch < 3; ch++) {
-        colour[ch] += 0.5f;
-        if (colour[ch] < 0.0f) {
-            clamp_bits |= (uchar)(1 << ch);
-            colour[ch] = 0.0f;
-        }
-        rgb[3 * i + ch] = colour[ch];
-    }
+    const float4 colour = cls_eval_sh(sh + (size_t)i * sh_stride * 3, sh_degree, dx * inv_len, dy * inv_len,
+                                      dz * inv_len) + 0.5f;
+    const uchar clamp_bits = (uchar)((colour.x < 0.0f ? 1 : 0) | (colour.y < 0.0f ? 2 : 0) | (colour.z < 0.0f ? 4 : 0));
+    rgb[3 * i] = fmax(colour.x, 0.0f);
+    rgb[3 * i + 1] = fmax(colour.y, 0.0f);
+    rgb[3 * i + 2] = fmax(colour.z, 0.0f);
     clamped[i] = clamp_bits;
 
     const float inv_det = 1.0f / det;
-    xy[i] = mean2d;
-    conic_opacity[i] = (float4)(c * inv_det, -b * inv_det, a * inv_det, opacity);
-    radius[i] = r;
+    xy[2 * i] = mean2d.x;
+    xy[2 * i + 1] = mean2d.y;
+    conic_opacity[4 * i] = c * inv_det;
+    conic_opacity[4 * i + 1] = -b * inv_det;
+    conic_opacity[4 * i + 2] = a * inv_det;
+    conic_opacity[4 * i + 3] = opacity;
+    radius[2 * i] = r.x;
+    radius[2 * i + 1] = r.y;
     tiles[i] = touched;
     visible[i] = 1;
 }

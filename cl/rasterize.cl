@@ -73,10 +73,12 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
           uint height, uint tiles_x, float4 background, __global float *out_rgb, __global float *out_t,
           __global int *out_last, __global float *out_depth)
 {
-    __local float2 s_xy[CLS_BATCH];
-    __local float4 s_conic[CLS_BATCH];
-    __local float4 s_colour[CLS_BATCH]; /* rgb and depth */
-    __local float2 s_row[CLS_BATCH];    /* row test: (C - B^2/A) / 2, log(opacity * 255) */
+    /* The batch in local memory, as scalar arrays read with vloadN (written element by
+     * element: Oclgrind 21.10 misreads stores of freshly built vectors as undefined). */
+    __local float s_xy[2 * CLS_BATCH];
+    __local float s_conic[4 * CLS_BATCH];  /* A, B, C, opacity */
+    __local float s_colour[4 * CLS_BATCH]; /* r, g, b, depth */
+    __local float s_row[2 * CLS_BATCH];    /* row test: (C - B^2/A) / 2, log(opacity * 255) */
     __local int s_any_active;
 
     const uint lx = get_local_id(0), ly = get_local_id(1);
@@ -103,11 +105,20 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
             s_any_active = 0;
         for (uint k = lid; k < CLS_BATCH && base + k < end; k += CLS_GROUP_ITEMS) {
             const uint g = ids[base + k];
-            s_xy[k] = xy[g];
-            s_conic[k] = conic_opacity[g];
-            s_colour[k] = (float4)(rgb[3 * g], rgb[3 * g + 1], rgb[3 * g + 2], depth[g]);
-            const float4 co = s_conic[k];
-            s_row[k] = (float2)(0.5f * (co.z - co.y * co.y / co.x), log(co.w * 255.0f * CLS_ROW_TEST_MARGIN));
+            const float2 m = xy[g];
+            const float4 co = conic_opacity[g];
+            s_xy[2 * k] = m.x;
+            s_xy[2 * k + 1] = m.y;
+            s_conic[4 * k] = co.x;
+            s_conic[4 * k + 1] = co.y;
+            s_conic[4 * k + 2] = co.z;
+            s_conic[4 * k + 3] = co.w;
+            s_colour[4 * k] = rgb[3 * g];
+            s_colour[4 * k + 1] = rgb[3 * g + 1];
+            s_colour[4 * k + 2] = rgb[3 * g + 2];
+            s_colour[4 * k + 3] = depth[g];
+            s_row[2 * k] = 0.5f * (co.z - co.y * co.y / co.x);
+            s_row[2 * k + 1] = log(co.w * 255.0f * CLS_ROW_TEST_MARGIN);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         if (ANY(active))
@@ -120,14 +131,14 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
         for (uint k = 0; k < count; k++) {
             if (!ANY(active))
                 break; /* this work-item's pixels are saturated: they stay so */
-            const float2 m = s_xy[k];
+            const float2 m = vload2(k, s_xy);
             const float dy = m.y - py;
             /* Along this row sigma is smallest at dx = -B dy / A, where it is dy^2 (C - B^2/A) / 2.
              * If even there alpha < 1/255, no pixel of the row is touched: skip the vector work. */
-            const float2 row = s_row[k];
+            const float2 row = vload2(k, s_row);
             if (dy * dy * row.x > row.y)
                 continue;
-            const float4 co = s_conic[k];
+            const float4 co = vload4(k, s_conic);
             const vecf dx = m.x - px;
             const vecf sigma = 0.5f * (co.x * dx * dx + co.z * dy * dy) + co.y * dx * dy;
             const vecf alpha = fmin(CLS_ALPHA_MAX, co.w * exp(-sigma));
@@ -138,7 +149,7 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
             const veci stop = valid & (next_t < CLS_T_MIN);
             const veci contrib = valid & ~stop;
             const vecf w = select((vecf)0.0f, alpha * T, contrib);
-            const float4 col = s_colour[k];
+            const float4 col = vload4(k, s_colour);
             cr += w * col.x;
             cg += w * col.y;
             cb += w * col.z;

@@ -3,7 +3,7 @@
  *   gather_tile_counts  tiles touched, in depth order (to scan into emission offsets)
  *   emit_intersections  one (tile id, Gaussian) pair per touched tile, in depth order, so a
  *                       stable sort on the tile id keeps depth order inside each tile
- *   tile_ranges         [start, end) of each tile's run in the sorted pairs
+ *   tile_ranges         [start, end) of each tile's run in the sorted pairs (binary search)
  */
 
 /* flags[i] = 1 for visible Gaussians, slot[i] = exclusive scan of flags. The key is the bit
@@ -35,33 +35,41 @@ __kernel void emit_intersections(uint count, __global const uint *ids, __global 
     if (j >= count)
         return;
     const uint g = ids[j];
-    const int4 rect = cls_tile_rect(xy[g], radius[g], tiles_x, tiles_y);
+    const float2 mean = xy[g];
+    const int2 r = radius[g];
+    int x0, y0, x1, y1;
+    CLS_TILE_RECT(mean.x, mean.y, r.x, r.y, tiles_x, tiles_y, x0, y0, x1, y1);
     uint o = offsets[j];
-    for (int ty = rect.s1; ty < rect.s3; ty++)
-        for (int tx = rect.s0; tx < rect.s2; tx++) {
+    for (int ty = y0; ty < y1; ty++)
+        for (int tx = x0; tx < x1; tx++) {
             keys[o] = (uint)ty * tiles_x + (uint)tx;
             values[o] = g;
             o++;
         }
 }
 
-/* ranges[2t] and ranges[2t + 1] hold the [start, end) of tile t; the host zeroes them first
- * so empty tiles read [0, 0). */
-__kernel void tile_ranges(uint count, __global const uint *tile_ids, __global uint *ranges)
+/* The first index i in [0, count) with tile_ids[i] >= tile (count when none). */
+inline uint cls_lower_bound(__global const uint *tile_ids, uint count, uint tile)
 {
-    const uint i = get_global_id(0);
-    if (i >= count)
-        return;
-    const uint t = tile_ids[i];
-    if (i == 0) {
-        ranges[2 * t] = 0;
-    } else {
-        const uint prev = tile_ids[i - 1];
-        if (prev != t) {
-            ranges[2 * prev + 1] = i;
-            ranges[2 * t] = i;
-        }
+    uint lo = 0, hi = count;
+    while (lo < hi) {
+        const uint mid = lo + (hi - lo) / 2;
+        if (tile_ids[mid] < tile)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    if (i == count - 1)
-        ranges[2 * t + 1] = count;
+    return lo;
+}
+
+/* ranges[2t] and ranges[2t + 1] = [start, end) of tile t's run in the sorted tile ids: one
+ * work-item per tile, two binary searches. Every tile is written (empty ones get an empty
+ * range), so the buffer needs no clearing. */
+__kernel void tile_ranges(uint tiles, uint count, __global const uint *tile_ids, __global uint *ranges)
+{
+    const uint t = get_global_id(0);
+    if (t >= tiles)
+        return;
+    ranges[2 * t] = cls_lower_bound(tile_ids, count, t);
+    ranges[2 * t + 1] = cls_lower_bound(tile_ids, count, t + 1);
 }

@@ -150,7 +150,7 @@ static cls_status count_visible(cls_frame *f, uint32_t n, uint32_t *visible, uin
 static cls_status bin_and_sort(cls_frame *f, uint32_t n, uint32_t visible, uint32_t intersections)
 {
     cls_context *ctx = f->ctx;
-    cl_uint nn = n, v = visible, m = intersections, tx = f->tiles_x, ty = f->tiles_y;
+    cl_uint nn = n, v = visible, tx = f->tiles_x, ty = f->tiles_y;
     const clh_arg compact_args[] = {CLH_ARG(nn), CLH_MEM(f->visible), CLH_MEM(f->slot), CLH_MEM(f->depth),
                                     CLH_MEM(f->depth_keys), CLH_MEM(f->sorted_ids)};
     cls_status st = launch_1d(f, f->k.compact_visible, "compact_visible", n, compact_args,
@@ -174,10 +174,6 @@ static cls_status bin_and_sort(cls_frame *f, uint32_t n, uint32_t visible, uint3
     if (st == CLS_OK)
         st = cls__sort_pairs(ctx, &f->sort, &f->isect_tiles, &f->isect_ids, intersections,
                              cls__bits_for(f->tiles_x * f->tiles_y), &f->prof, CLS_PASS_TILE_SORT);
-    const clh_arg range_args[] = {CLH_ARG(m), CLH_MEM(f->isect_tiles), CLH_MEM(f->ranges)};
-    if (st == CLS_OK)
-        st = launch_1d(f, f->k.tile_ranges, "tile_ranges", intersections, range_args, CLS__ARRAY_COUNT(range_args),
-                       CLS_PASS_RANGES);
     return st;
 }
 
@@ -268,22 +264,20 @@ cls_status cls_render_forward(cls_frame *frame, cls_scene *scene, const cls_came
     st = reserve_all(ctx, per_visible, CLS__ARRAY_COUNT(per_visible));
     if (st != CLS_OK)
         return st;
-    cl_uint zero = 0;
-    cl_int code = clEnqueueFillBuffer(ctx->rt.queue, f->ranges.mem, &zero, sizeof zero, 0, tiles * 2 * sizeof(cl_uint),
-                                      0, NULL, NULL);
-    if (code != CL_SUCCESS) {
-        clh_error herr;
-        return cls__from_host(ctx, clh_fail_cl(&herr, code, "clEnqueueFillBuffer", "tile ranges"), &herr);
-    }
     if (visible > 0)
         st = bin_and_sort(f, (uint32_t)n, visible, intersections);
+    cl_uint tile_count = (cl_uint)tiles, m = intersections;
+    const clh_arg range_args[] = {CLH_ARG(tile_count), CLH_ARG(m), CLH_MEM(f->isect_tiles), CLH_MEM(f->ranges)};
+    if (st == CLS_OK)
+        st = launch_1d(f, f->k.tile_ranges, "tile_ranges", tile_count, range_args, CLS__ARRAY_COUNT(range_args),
+                       CLS_PASS_RANGES);
     if (st == CLS_OK)
         st = rasterize(f, &d);
     if (st != CLS_OK)
         return st;
 
     if (ctx->rt.profiling) {
-        code = clFinish(ctx->rt.queue);
+        cl_int code = clFinish(ctx->rt.queue);
         if (code != CL_SUCCESS) {
             clh_error herr;
             return cls__from_host(ctx, clh_fail_cl(&herr, code, "clFinish", "forward pass"), &herr);

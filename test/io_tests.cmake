@@ -1,0 +1,4 @@
+# The I/O tests (pure C: they need no OpenCL device). Included from test/CMakeLists.txt.
+foreach(t test_io_ply test_io_cameras test_io_image)
+  cls_add_test(${t} ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c ${CMAKE_CURRENT_SOURCE_DIR}/test_io_util.c)
+endforeach()
