@@ -219,6 +219,16 @@ static int bench_render(bench_options *o)
     printf("  %-12s %9.3f ms\n", "device total", total);
     printf("  %-12s %9.3f ms  (host wall time per frame, including the count read-back)\n", "wall",
            median(&samples[(size_t)(CLS_PASS_COUNT + 1) * runs], runs));
+    /* The tile sort in memory terms: pairs per second against the copy bandwidth. */
+    double tile_sort_ms = median(&samples[(size_t)CLS_PASS_TILE_SORT * runs], runs);
+    double copy = 0.0;
+    st = cls_bench_copy_bandwidth(ctx, 64u << 20, 5, &copy);
+    if (st != CLS_OK) {
+        cli_status_error(st, "the copy-bandwidth probe", cls_context_errmsg(ctx));
+        goto done;
+    }
+    printf("tile sort: %.1f M pairs/s; device copy bandwidth (same run) %.2f GB/s\n",
+           tile_sort_ms > 0 ? stats.intersections / tile_sort_ms * 1e-3 : 0.0, copy * 1e-9);
     rc = 0;
 done:
     free(samples);
