@@ -51,3 +51,67 @@
         y0 = min(max((int)floor(((v) - (float)(ry)) * inv_tile_), 0), (int)(tiles_y));         \
         y1 = min(max((int)ceil(((v) + (float)(ry)) * inv_tile_), 0), (int)(tiles_y));          \
     } while (0)
+
+/* ---- pixel lanes of the rasterizers ------------------------------------------------------
+ * A work-item owns CLS_PIXELS_PER_ITEM consecutive pixels of a tile row as the lanes of a
+ * vector (vecf); a tile is a work-group of CLS_ITEMS_X x CLS_TILE work-items. */
+#define CLS_ITEMS_X (CLS_TILE / CLS_PIXELS_PER_ITEM)
+#define CLS_GROUP_ITEMS (CLS_ITEMS_X * CLS_TILE)
+
+#if CLS_PIXELS_PER_ITEM == 1
+typedef float vecf;
+typedef int veci;
+#define LANES (vecf)(0.0f)
+#define ANY(x) (x)
+#define VSTORE(v, ptr) (*(ptr) = (v))
+#else
+#define CLS_CAT2(a, b) a##b
+#define CLS_CAT(a, b) CLS_CAT2(a, b)
+typedef CLS_CAT(float, CLS_PIXELS_PER_ITEM) vecf;
+typedef CLS_CAT(int, CLS_PIXELS_PER_ITEM) veci;
+#define ANY(x) any(x)
+#define VSTORE(v, ptr) CLS_CAT(vstore, CLS_PIXELS_PER_ITEM)((v), 0, (ptr))
+#if CLS_PIXELS_PER_ITEM == 2
+#define LANES (vecf)(0.0f, 1.0f)
+#elif CLS_PIXELS_PER_ITEM == 4
+#define LANES (vecf)(0.0f, 1.0f, 2.0f, 3.0f)
+#elif CLS_PIXELS_PER_ITEM == 8
+#define LANES (vecf)(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f)
+#elif CLS_PIXELS_PER_ITEM == 16
+#define LANES (vecf)(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f, 13.0f, 14.0f, 15.0f)
+#else
+#error "CLS_PIXELS_PER_ITEM must be 1, 2, 4, 8 or 16"
+#endif
+#endif
+
+/* Stores the lanes of v that fall inside the image row (x0 is the first lane's column). */
+#define CLS_DEFINE_STORE_ROW(name, vec_type, scalar_type)                                  \
+    inline void name(vec_type v, __global scalar_type *row, uint x0, uint width)         \
+    {                                                                                     \
+        if (x0 + CLS_PIXELS_PER_ITEM <= width) {                                          \
+            VSTORE(v, row + x0);                                                          \
+        } else {                                                                          \
+            scalar_type lanes[CLS_PIXELS_PER_ITEM];                                       \
+            VSTORE(v, lanes);                                                             \
+            for (uint k = 0; k < CLS_PIXELS_PER_ITEM && x0 + k < width; k++)              \
+                row[x0 + k] = lanes[k];                                                   \
+        }                                                                                 \
+    }
+CLS_DEFINE_STORE_ROW(cls_store_row, vecf, float)
+CLS_DEFINE_STORE_ROW(cls_store_row_int, veci, int)
+
+
+/* The sum of a vector's lanes in a fixed pairwise order (deterministic). */
+#if CLS_PIXELS_PER_ITEM == 1
+#define HSUM(v) (v)
+#elif CLS_PIXELS_PER_ITEM == 2
+#define HSUM(v) ((v).lo + (v).hi)
+#elif CLS_PIXELS_PER_ITEM == 4
+#define HSUM(v) (((v).lo + (v).hi).lo + ((v).lo + (v).hi).hi)
+#elif CLS_PIXELS_PER_ITEM == 8
+#define HSUM4_(v) (((v).lo + (v).hi).lo + ((v).lo + (v).hi).hi)
+#define HSUM(v) HSUM4_((v).lo + (v).hi)
+#else
+#define HSUM4_(v) (((v).lo + (v).hi).lo + ((v).lo + (v).hi).hi)
+#define HSUM(v) HSUM4_(((v).lo + (v).hi).lo + ((v).lo + (v).hi).hi)
+#endif

@@ -10,6 +10,7 @@
 static void bench_usage(void)
 {
     printf("usage: clsplat bench render (SCENE --cameras SOURCE [--index I] | --synthetic N) [options]\n"
+           "       clsplat bench grad   (SCENE --cameras SOURCE [--index I] | --synthetic N) [options]\n"
            "       clsplat bench sort --count N [--bits B] [--repeats R] [--device D]\n\n"
            "render: per-pass device times (median over --repeats runs after --warmup runs, from OpenCL\n"
            "        profiling events), host wall time per frame, visible Gaussians and intersections.\n"
@@ -18,6 +19,8 @@ static void bench_usage(void)
            "  --synthetic N            a dense random scene of N Gaussians (SH degree 3) in front of\n"
            "                           the camera, instead of SCENE and --cameras\n"
            "  --antialiased            antialiased mode\n"
+           "grad:   the same plus the backward passes for a fixed dense dL/dRGB, and the\n"
+           "        backward/forward time ratio.\n"
            "sort:   stable key-value radix sort of N random pairs on B key bits (default 32), pairs/s,\n"
            "        and the device copy bandwidth measured in the same run.\n"
            "common: --repeats R (default 10), --warmup W (default 2), --device D, -v\n");
@@ -130,7 +133,8 @@ static void print_device(cls_context *ctx)
            d->compute_units);
 }
 
-static int bench_render(bench_options *o)
+/* Forward (and with `backward`, backward) passes of one view, timed per pass. */
+static int bench_render(bench_options *o, int backward)
 {
     cls_gaussians g = {0};
     cls_camera cam = {0};
@@ -163,6 +167,8 @@ static int bench_render(bench_options *o)
     cls_context *ctx = NULL;
     cls_scene *scene = NULL;
     cls_frame *frame = NULL;
+    cls_grads *grads = NULL;
+    float *d_rgb = NULL;
     double *samples = NULL;
     o->dev.profiling = 1;
     if (!cli_open_context(&o->dev, &ctx))
@@ -182,9 +188,22 @@ static int bench_render(bench_options *o)
     }
     cls_render_desc desc = {.antialiased = o->antialiased};
     cls_frame_stats stats = {0};
+    if (backward) {
+        const size_t values = (size_t)cam.width * cam.height * 3;
+        d_rgb = malloc(values * sizeof(float));
+        if (d_rgb == NULL || cls_grads_create(ctx, &grads) != CLS_OK) {
+            cli_error("out of memory");
+            goto done;
+        }
+        uint32_t seed = 12345u;
+        for (size_t i = 0; i < values; i++) /* a fixed, dense upstream gradient */
+            d_rgb[i] = uniform(&seed, -1.0f, 1.0f) / (float)values;
+    }
     for (size_t r = 0; r < o->warmup + runs; r++) {
         double t0 = now_ms();
         st = cls_render_forward(frame, scene, &cam, &desc);
+        if (st == CLS_OK && backward)
+            st = cls_render_backward(frame, scene, &(cls_backward_desc){.d_rgb = d_rgb}, grads);
         double t1 = now_ms();
         double ms[CLS_PASS_COUNT];
         if (st == CLS_OK)
@@ -212,13 +231,21 @@ static int bench_render(bench_options *o)
            stats.visible ? (double)stats.intersections / stats.visible : 0.0);
     printf("median of %u runs after %u warm-up runs (device time from profiling events):\n", o->repeats, o->warmup);
     double total = median(&samples[(size_t)CLS_PASS_COUNT * runs], runs);
+    double forward_ms = 0.0, backward_ms = 0.0;
     for (int p = 0; p < CLS_PASS_COUNT; p++) {
+        int is_backward = (p == CLS_PASS_RASTERIZE_BACKWARD || p == CLS_PASS_PROJECT_BACKWARD);
+        if (is_backward && !backward)
+            continue;
         double m = median(&samples[(size_t)p * runs], runs);
-        printf("  %-12s %9.3f ms  %5.1f%%\n", cls_pass_name((cls_pass)p), m, total > 0 ? 100.0 * m / total : 0.0);
+        *(is_backward ? &backward_ms : &forward_ms) += m;
+        printf("  %-14s %9.3f ms  %5.1f%%\n", cls_pass_name((cls_pass)p), m, total > 0 ? 100.0 * m / total : 0.0);
     }
-    printf("  %-12s %9.3f ms\n", "device total", total);
-    printf("  %-12s %9.3f ms  (host wall time per frame, including the count read-back)\n", "wall",
-           median(&samples[(size_t)(CLS_PASS_COUNT + 1) * runs], runs));
+    printf("  %-14s %9.3f ms\n", "device total", total);
+    if (backward)
+        printf("  forward %.3f ms, backward %.3f ms: backward/forward = %.2f (sums of the pass medians)\n",
+               forward_ms, backward_ms, forward_ms > 0 ? backward_ms / forward_ms : 0.0);
+    printf("  %-14s %9.3f ms  (host wall time per %s, including the count read-back)\n", "wall",
+           median(&samples[(size_t)(CLS_PASS_COUNT + 1) * runs], runs), backward ? "step" : "frame");
     /* The tile sort in memory terms: pairs per second against the copy bandwidth. */
     double tile_sort_ms = median(&samples[(size_t)CLS_PASS_TILE_SORT * runs], runs);
     double copy = 0.0;
@@ -232,6 +259,8 @@ static int bench_render(bench_options *o)
     rc = 0;
 done:
     free(samples);
+    free(d_rgb);
+    cls_grads_destroy(grads);
     cls_frame_destroy(frame);
     cls_scene_destroy(scene);
     cls_context_destroy(ctx);
@@ -276,17 +305,17 @@ int cmd_bench(int argc, char **argv)
     const char *what = argv[1];
     if (!parse(argc - 1, argv + 1, &o))
         return 2;
-    if (strcmp(what, "render") == 0) {
+    if (strcmp(what, "render") == 0 || strcmp(what, "grad") == 0) {
         if (optind < argc - 1)
             o.scene = argv[1 + optind];
         if (optind + 1 < argc - 1)
-            return cli_error("bench render: unexpected argument '%s'", argv[2 + optind]);
-        return bench_render(&o);
+            return cli_error("bench %s: unexpected argument '%s'", what, argv[2 + optind]);
+        return bench_render(&o, strcmp(what, "grad") == 0);
     }
     if (strcmp(what, "sort") == 0) {
         if (optind < argc - 1)
             return cli_error("bench sort: unexpected argument '%s'", argv[1 + optind]);
         return bench_sort(&o);
     }
-    return cli_error("bench: unknown benchmark '%s' (render or sort)", what);
+    return cli_error("bench: unknown benchmark '%s' (render, grad or sort)", what);
 }

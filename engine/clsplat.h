@@ -197,6 +197,11 @@ typedef struct cls_gaussians {
 /* Number of SH coefficients per channel for a degree: (degree + 1)^2. */
 CLS_API int cls_sh_coeff_count(int sh_degree);
 
+/* Writes gradients with respect to the stored parameters, laid out like the Gaussians they
+ * belong to, as a .ply with exactly the scene's vertex properties (normals zero), so any PLY
+ * tool reads them. Only finiteness is required. Atomic. */
+CLS_API cls_status cls_gradients_save(const char *path, const cls_gaussians *grads, cls_error *err);
+
 /* Allocates zeroed arrays for count Gaussians of the given degree. */
 CLS_API cls_status cls_gaussians_alloc(cls_gaussians *g, size_t count, int sh_degree, cls_error *err);
 /* Frees the arrays of g and zeroes it. NULL and zeroed structs are no-ops. */
@@ -246,6 +251,11 @@ CLS_API cls_camera cls_camera_resized(const cls_camera *cam, uint32_t width);
  * 16-bit PNG. Atomic (temporary file, then rename). */
 CLS_API cls_status cls_image_write_png(const char *path, const float *pixels, uint32_t width,
                                        uint32_t height, int channels, int bit_depth, cls_error *err);
+/* Reads a PNG (8 or 16 bit; gray, palette, RGB, with or without alpha) or a JPEG into
+ * interleaved floats in [0, 1] (8-bit precision), rows from the top; channels is 3 (RGB) or 4
+ * (RGBA). *pixels is malloc'd; free it with free(). */
+CLS_API cls_status cls_image_read(const char *path, float **pixels, uint32_t *width, uint32_t *height,
+                                  int *channels, cls_error *err);
 /* Writes a single-channel float image as a PFM (the raw floats, bottom row first as PFM
  * requires). Atomic. */
 CLS_API cls_status cls_image_write_pfm(const char *path, const float *pixels, uint32_t width,
@@ -317,7 +327,7 @@ typedef struct cls_frame_stats {
 } cls_frame_stats;
 CLS_API cls_status cls_frame_stats_get(const cls_frame *frame, cls_frame_stats *out);
 
-/* Device time of each pass of the last forward call, in milliseconds, from OpenCL profiling
+/* Device time of each pass of the last forward call (and of the backward call after it), in milliseconds, from OpenCL profiling
  * events (the context needs enable_profiling). */
 typedef enum cls_pass {
     CLS_PASS_PROJECT = 0,
@@ -327,6 +337,8 @@ typedef enum cls_pass {
     CLS_PASS_TILE_SORT,
     CLS_PASS_RANGES,
     CLS_PASS_RASTERIZE,
+    CLS_PASS_RASTERIZE_BACKWARD,
+    CLS_PASS_PROJECT_BACKWARD,
     CLS_PASS_COUNT
 } cls_pass;
 CLS_API const char *cls_pass_name(cls_pass pass);
@@ -335,6 +347,44 @@ CLS_API cls_status cls_frame_timings(const cls_frame *frame, double ms[CLS_PASS_
 /* One-shot: cls_frame_create + cls_render_forward + cls_frame_read + cls_frame_destroy. */
 CLS_API cls_status cls_render(cls_scene *scene, const cls_camera *cam, const cls_render_desc *desc,
                               const cls_render_output *out);
+
+/* ---------------------------------------------------------------------------------------
+ * Gradients: the backward pass
+ *
+ * From dL/d(rendered images) back to every stored parameter of every Gaussian, without
+ * atomics: each (tile, Gaussian) gradient is reduced inside the tile's work-group and stored
+ * at its intersection slot, then each Gaussian sums its slots in a fixed order. The same
+ * inputs give bit-identical gradients on the same device.
+ * ------------------------------------------------------------------------------------- */
+typedef struct cls_grads cls_grads;
+
+/* Device buffers for the gradients of a scene (resized to the scene on each backward call). */
+CLS_API cls_status cls_grads_create(cls_context *ctx, cls_grads **out);
+/* NULL is a no-op. */
+CLS_API void cls_grads_destroy(cls_grads *grads);
+
+/* The upstream gradients of a frame's images, host arrays of the frame's size. */
+typedef struct cls_backward_desc {
+    const float *d_rgb;   /* required: dL/dRGB, width*height*3, interleaved like cls_render_output */
+    const float *d_alpha; /* optional: dL/dalpha, width*height */
+    const float *d_depth; /* optional: dL/d(expected depth), width*height; needs a with_depth forward */
+} cls_backward_desc;
+
+/* Gradients of the loss with respect to the parameters of `scene`, through the forward state
+ * kept in `frame` (the last cls_render_forward of this scene into this frame). Fills grads on
+ * the device. */
+CLS_API cls_status cls_render_backward(cls_frame *frame, cls_scene *scene, const cls_backward_desc *in,
+                                       cls_grads *grads);
+
+/* Reads the gradients back. `out` receives freshly allocated arrays laid out like the scene
+ * (free with cls_gaussians_free): dL/d(means, log_scales, raw quaternions, opacity logits,
+ * SH coefficients; zero above the active SH degree). The optional arrays (count entries)
+ * receive the densification statistics of this view: grad_norm, the norm of the 2D mean
+ * gradient in INRIA's units (pixel gradient times (width/2, height/2)); absgrad_norm,
+ * gsplat's absgrad (sums of per-pixel absolute values) in the same units; visible, 1 where
+ * the Gaussian was rendered. */
+CLS_API cls_status cls_grads_read(cls_grads *grads, cls_gaussians *out, float *grad_norm, float *absgrad_norm,
+                                  uint32_t *visible);
 
 /* ---------------------------------------------------------------------------------------
  * Benchmarks (what `clsplat bench` runs). Times come from OpenCL profiling events, median of

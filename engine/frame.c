@@ -7,7 +7,8 @@ static const char *const pass_names[CLS_PASS_COUNT] = {
     [CLS_PASS_PROJECT] = "project",       [CLS_PASS_SCAN] = "scan",
     [CLS_PASS_DEPTH_SORT] = "depth_sort", [CLS_PASS_EMIT] = "emit",
     [CLS_PASS_TILE_SORT] = "tile_sort",   [CLS_PASS_RANGES] = "ranges",
-    [CLS_PASS_RASTERIZE] = "rasterize",
+    [CLS_PASS_RASTERIZE] = "rasterize",   [CLS_PASS_RASTERIZE_BACKWARD] = "rasterize_bwd",
+    [CLS_PASS_PROJECT_BACKWARD] = "project_bwd",
 };
 
 const char *cls_pass_name(cls_pass pass)
@@ -47,13 +48,15 @@ static cls_status create_kernels(cls_context *ctx, cls__forward_kernels *k)
     return CLS_OK;
 }
 
-static void release_kernels(cls__forward_kernels *k)
+/* Releases a struct made only of cl_kernel members. */
+#define release_kernels(k) release_kernel_array((cl_kernel *)(k), sizeof *(k) / sizeof(cl_kernel))
+static void release_kernel_array(cl_kernel *all, size_t count)
 {
-    cl_kernel *all = (cl_kernel *)k;
-    for (size_t i = 0; i < sizeof *k / sizeof(cl_kernel); i++)
+    for (size_t i = 0; i < count; i++) {
         if (all[i] != NULL)
             clReleaseKernel(all[i]);
-    memset(k, 0, sizeof *k);
+        all[i] = NULL;
+    }
 }
 
 static void release_buffers(cls_frame *f)
@@ -62,7 +65,8 @@ static void release_buffers(cls_frame *f)
                              &f->tiles,      &f->visible,       &f->clamped,     &f->slot,       &f->scratch,
                              &f->depth_keys, &f->sorted_ids,    &f->tile_counts, &f->offsets,    &f->isect_tiles,
                              &f->isect_ids,  &f->ranges,        &f->total_visible, &f->total_isect, &f->image,      &f->final_t,
-                             &f->last,       &f->exp_depth};
+                             &f->last,       &f->exp_depth, &f->rank,       &f->isect_grads, &f->d_image,
+                             &f->d_alpha,    &f->d_depth};
     for (int i = 0; i < CLS__ARRAY_COUNT(buffers); i++)
         clh_buffer_release(buffers[i]);
 }
@@ -105,6 +109,7 @@ void cls_frame_destroy(cls_frame *frame)
     cls__sort_release(&frame->sort);
     cls__scan_release(&frame->scan);
     release_kernels(&frame->k);
+    release_kernels(&frame->kb);
     release_buffers(frame);
     frame->ctx->live_objects--;
     free(frame);

@@ -28,14 +28,33 @@ typedef struct cls__forward_kernels {
     cl_kernel rasterize[2]; /* [with_depth] */
 } cls__forward_kernels;
 
+/* The kernels of the backward pass, created at the first backward call. */
+typedef struct cls__backward_kernels {
+    cl_kernel depth_rank;
+    cl_kernel rasterize_backward;
+    cl_kernel project_backward[2]; /* [antialiased] */
+} cls__backward_kernels;
+
+struct cls_grads {
+    cls_context *ctx;
+    uint32_t count;
+    int sh_degree;
+    clh_buffer means, log_scales, quats, opacity_logits, sh; /* dL/d(stored parameters), dense */
+    clh_buffer grad_norm, absgrad_norm, visible;            /* densification statistics of the view */
+    int filled;
+};
+
 struct cls_frame {
     cls_context *ctx;
     cls__forward_kernels k;
+    cls__backward_kernels kb;
     cls__scan scan;
     cls__sort sort;
 
     /* what the last forward call rendered */
     int rendered;
+    const cls_scene *scene; /* rendered by the last forward call (identity only) */
+    uint32_t scene_count;
     cls_camera camera;
     cls_render_desc desc;
     uint32_t tiles_x, tiles_y;
@@ -54,10 +73,21 @@ struct cls_frame {
     clh_buffer final_t; /* float[w * h] */
     clh_buffer last;    /* int[w * h] */
     clh_buffer exp_depth; /* float[w * h] */
+    /* backward */
+    clh_buffer rank;        /* uint[n]: depth rank of each visible Gaussian */
+    clh_buffer isect_grads; /* float[12 * intersections], by emission slot */
+    clh_buffer d_image;     /* float[3 * w * h], planar dL/dRGB */
+    clh_buffer d_alpha, d_depth; /* float[w * h] */
 
     cls__profile prof;
     double pass_ms[CLS_PASS_COUNT];
 };
+
+/* The camera as kernel arguments: pose (R, t, camera centre) and intrinsics (fx, fy, cx, cy,
+ * near, far, width, height), as project.cl and project_backward.cl take them. */
+void cls__camera_args(const cls_camera *cam, const cls_render_desc *d, cl_float16 *pose, cl_float8 *intr);
+/* The SH degree the render evaluates: the desc's (plus-one encoded) capped by the scene's. */
+cl_uint cls__active_sh_degree(const cls_scene *s, const cls_render_desc *d);
 
 /* Number of bits that hold the values 0 .. n-1 (0 for n <= 1). */
 uint32_t cls__bits_for(uint32_t n);

@@ -123,7 +123,8 @@ static cls_status check_finite(const float *a, size_t count, size_t n, const cha
     return CLS_OK;
 }
 
-cls_status cls__gaussians_validate(const cls_gaussians *g, cls_error *err)
+/* Arrays present and finite (infinite opacity logits allowed). */
+static cls_status validate_arrays(const cls_gaussians *g, cls_error *err)
 {
     size_t k;
     cls_status st;
@@ -141,6 +142,14 @@ cls_status cls__gaussians_validate(const cls_gaussians *g, cls_error *err)
         (st = check_finite(g->quats, g->count, 4, "quats", 0, err)) != CLS_OK ||
         (st = check_finite(g->opacity_logits, g->count, 1, "opacity_logits", 1, err)) != CLS_OK ||
         (st = check_finite(g->sh, g->count, k * 3, "sh", 0, err)) != CLS_OK)
+        return st;
+    return CLS_OK;
+}
+
+cls_status cls__gaussians_validate(const cls_gaussians *g, cls_error *err)
+{
+    cls_status st = validate_arrays(g, err);
+    if (st != CLS_OK)
         return st;
     for (size_t i = 0; i < g->count; i++) {
         const float *q = g->quats + i * 4;
@@ -175,4 +184,51 @@ cls_status cls_gaussians_save(const char *path, const cls_gaussians *g, cls_erro
     if (st == CLS_OK)
         cls__error_clear(err);
     return st;
+}
+
+cls_status cls_gradients_save(const char *path, const cls_gaussians *grads, cls_error *err)
+{
+    if (path == NULL || grads == NULL)
+        return cls__fail(err, CLS_ERROR_INVALID_ARGUMENT, "cls_gradients_save: %s is NULL",
+                         path == NULL ? "path" : "grads");
+    if (!cls__str_ieq(cls__path_extension(path), ".ply"))
+        return cls__fail(err, CLS_ERROR_INVALID_ARGUMENT, "%s: gradients are saved as .ply", path);
+    /* Gradients only need to be finite: a zero quaternion gradient is an ordinary value. */
+    cls_status st = validate_arrays(grads, err);
+    if (st != CLS_OK) {
+        if (err != NULL) {
+            char msg[sizeof err->message];
+            memcpy(msg, err->message, sizeof msg);
+            cls__fail(err, st, "%s: not saved: %s", path, msg);
+        }
+        return st;
+    }
+    st = cls__ply_write(path, grads, err);
+    if (st == CLS_OK)
+        cls__error_clear(err);
+    return st;
+}
+
+cls_status cls_image_read(const char *path, float **pixels, uint32_t *width, uint32_t *height, int *channels,
+                          cls_error *err)
+{
+    if (path == NULL || pixels == NULL || width == NULL || height == NULL || channels == NULL)
+        return cls__fail(err, CLS_ERROR_INVALID_ARGUMENT, "cls_image_read: an argument is NULL");
+    *pixels = NULL;
+    uint8_t *bytes = NULL;
+    cls_status st = cls__image_read(path, &bytes, width, height, channels, err);
+    if (st != CLS_OK)
+        return st;
+    const size_t n = (size_t)*width * *height * (size_t)*channels;
+    float *out = malloc(n * sizeof *out);
+    if (out == NULL) {
+        free(bytes);
+        return cls__fail(err, CLS_ERROR_OUT_OF_HOST_MEMORY, "%s: out of memory for %zu pixels", path, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)bytes[i] / 255.0f;
+    free(bytes);
+    *pixels = out;
+    cls__error_clear(err);
+    return CLS_OK;
 }

@@ -92,21 +92,34 @@ static cls_status launch_1d(cls_frame *f, cl_kernel kernel, const char *name, ui
     return cls__launch(f->ctx, kernel, &desc, args, arg_count, &f->prof, pass);
 }
 
-static cls_status project(cls_frame *f, cls_scene *s, const cls_camera *cam, const cls_render_desc *d)
+void cls__camera_args(const cls_camera *cam, const cls_render_desc *d, cl_float16 *pose, cl_float8 *intr)
 {
     const float *R = cam->rotation, *t = cam->translation;
     /* Camera centre: -R^T t. */
     float centre[3];
     for (int j = 0; j < 3; j++)
         centre[j] = -(R[j] * t[0] + R[3 + j] * t[1] + R[6 + j] * t[2]);
-    cl_float16 pose = {{R[0], R[1], R[2], R[3], R[4], R[5], R[6], R[7], R[8], t[0], t[1], t[2], centre[0],
-                        centre[1], centre[2], 0.0f}};
-    cl_float8 intr = {{cam->fx, cam->fy, cam->cx, cam->cy, d->near_plane, d->far_plane, (float)cam->width,
-                       (float)cam->height}};
+    *pose = (cl_float16){{R[0], R[1], R[2], R[3], R[4], R[5], R[6], R[7], R[8], t[0], t[1], t[2], centre[0],
+                          centre[1], centre[2], 0.0f}};
+    *intr = (cl_float8){{cam->fx, cam->fy, cam->cx, cam->cy, d->near_plane, d->far_plane, (float)cam->width,
+                         (float)cam->height}};
+}
+
+cl_uint cls__active_sh_degree(const cls_scene *s, const cls_render_desc *d)
+{
+    if (d->sh_degree == 0 || d->sh_degree - 1 > s->sh_degree)
+        return (cl_uint)s->sh_degree;
+    return (cl_uint)(d->sh_degree - 1);
+}
+
+static cls_status project(cls_frame *f, cls_scene *s, const cls_camera *cam, const cls_render_desc *d)
+{
+    cl_float16 pose;
+    cl_float8 intr;
+    cls__camera_args(cam, d, &pose, &intr);
     cl_uint n = s->count;
     cl_uint sh_stride = (cl_uint)cls_sh_coeff_count(s->sh_degree);
-    cl_uint degree = (cl_uint)(d->sh_degree == 0 ? s->sh_degree
-                                                 : (d->sh_degree - 1 < s->sh_degree ? d->sh_degree - 1 : s->sh_degree));
+    cl_uint degree = cls__active_sh_degree(s, d);
     cl_uint tx = f->tiles_x, ty = f->tiles_y;
     const clh_arg args[] = {
         CLH_ARG(n),          CLH_MEM(s->means),   CLH_MEM(s->log_scales), CLH_MEM(s->quats),
@@ -215,6 +228,8 @@ cls_status cls_render_forward(cls_frame *frame, cls_scene *scene, const cls_came
 
     cls_frame *f = frame;
     f->rendered = 0;
+    f->scene = scene;
+    f->scene_count = scene->count;
     f->camera = *cam;
     f->desc = d;
     const uint32_t tile = (uint32_t)ctx->params.tile_size;

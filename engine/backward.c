@@ -1,0 +1,288 @@
+/* The backward pass (brief section 3, atomic-free): depth ranks → rasterize_backward (per
+ * tile, back to front; per-(tile, Gaussian) gradients reduced in the work-group and stored
+ * at the intersection's emission slot) → project_backward (per Gaussian: sum of its slots in
+ * order, then the chain rule to the stored parameters). */
+#include "frame.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLS_GRAD_VALUES 12
+/* Local memory the backward rasterizer may use for its per-work-item partial sums. */
+#define CLS_BWD_LOCAL_BUDGET (24u * 1024u)
+
+static void grads_release_buffers(cls_grads *g)
+{
+    clh_buffer *buffers[] = {&g->means,     &g->log_scales,   &g->quats,  &g->opacity_logits,
+                             &g->sh,        &g->grad_norm,    &g->absgrad_norm, &g->visible};
+    for (int i = 0; i < CLS__ARRAY_COUNT(buffers); i++)
+        clh_buffer_release(buffers[i]);
+}
+
+cls_status cls_grads_create(cls_context *ctx, cls_grads **out)
+{
+    if (ctx == NULL)
+        return CLS_ERROR_INVALID_ARGUMENT;
+    cls__ctx_clear(ctx);
+    CLS__CHECK_ARG(ctx, out != NULL);
+    *out = calloc(1, sizeof **out);
+    if (*out == NULL)
+        return cls__ctx_fail(ctx, CLS_ERROR_OUT_OF_HOST_MEMORY, "out of memory creating gradient buffers");
+    (*out)->ctx = ctx;
+    ctx->live_objects++;
+    return CLS_OK;
+}
+
+void cls_grads_destroy(cls_grads *grads)
+{
+    if (grads == NULL)
+        return;
+    grads->ctx->live_objects--;
+    grads_release_buffers(grads);
+    free(grads);
+}
+
+/* Gaussians per batch of the backward rasterizer: as many as the partial sums of all
+ * work-items fit in the local-memory budget, at most 32. */
+static int backward_batch(const cls_context *ctx)
+{
+    const cls_params *p = &ctx->params;
+    const size_t items = (size_t)(p->tile_size / p->pixels_per_item) * (size_t)p->tile_size;
+    const size_t per_gaussian = CLS_GRAD_VALUES * items * sizeof(float) + 11 * sizeof(float) + sizeof(cl_uint);
+    size_t budget = CLS_BWD_LOCAL_BUDGET;
+    if (ctx->rt.info.local_mem > 0 && ctx->rt.info.local_mem / 2 < budget)
+        budget = (size_t)ctx->rt.info.local_mem / 2;
+    size_t batch = budget / per_gaussian;
+    return batch < 1 ? 1 : (batch > 32 ? 32 : (int)batch);
+}
+
+static cls_status create_backward_kernels(cls_context *ctx, cls__backward_kernels *k)
+{
+    char bwd_options[64];
+    snprintf(bwd_options, sizeof bwd_options, "-DCLS_BWD_BATCH=%d", backward_batch(ctx));
+    struct {
+        cl_kernel *out;
+        const char *source, *options, *name;
+    } table[] = {
+        {&k->depth_rank, "rasterize_backward", bwd_options, "depth_rank"},
+        {&k->rasterize_backward, "rasterize_backward", bwd_options, "rasterize_backward"},
+        {&k->project_backward[0], "project_backward", "-DCLS_ANTIALIASED=0", "project_backward"},
+        {&k->project_backward[1], "project_backward", "-DCLS_ANTIALIASED=1", "project_backward"},
+    };
+    for (int i = 0; i < CLS__ARRAY_COUNT(table); i++) {
+        if (*table[i].out != NULL)
+            continue;
+        cls_status st = cls__kernel(ctx, table[i].source, table[i].options, table[i].name, table[i].out);
+        if (st != CLS_OK)
+            return st;
+    }
+    return CLS_OK;
+}
+
+/* Host interleaved dL/dRGB → the frame's planar device buffer (and the optional images). */
+static cls_status upload_image_grads(cls_frame *f, const cls_backward_desc *in)
+{
+    cls_context *ctx = f->ctx;
+    const size_t pixels = (size_t)f->camera.width * f->camera.height;
+    float *planar = malloc(pixels * 3 * sizeof(float));
+    if (planar == NULL)
+        return cls__ctx_fail(ctx, CLS_ERROR_OUT_OF_HOST_MEMORY, "out of memory for the image gradients");
+    for (size_t i = 0; i < pixels; i++)
+        for (size_t c = 0; c < 3; c++)
+            planar[c * pixels + i] = in->d_rgb[i * 3 + c];
+    clh_error herr;
+    struct {
+        clh_buffer *buf;
+        const float *data;
+        size_t count;
+        const char *what;
+    } uploads[] = {
+        {&f->d_image, planar, pixels * 3, "d_rgb"},
+        {&f->d_alpha, in->d_alpha, pixels, "d_alpha"},
+        {&f->d_depth, in->d_depth, pixels, "d_depth"},
+    };
+    clh_result rc = CLH_OK;
+    for (int i = 0; i < CLS__ARRAY_COUNT(uploads) && rc == CLH_OK; i++) {
+        /* Absent optional images still get a (tiny) buffer: kernels need a valid argument. */
+        size_t bytes = uploads[i].data ? uploads[i].count * sizeof(float) : sizeof(float);
+        rc = clh_buffer_reserve(&ctx->rt, uploads[i].buf, bytes, uploads[i].what, &herr);
+        if (rc == CLH_OK && uploads[i].data != NULL)
+            rc = clh_buffer_write(&ctx->rt, uploads[i].buf, 0, uploads[i].data, bytes, uploads[i].what, &herr);
+    }
+    free(planar);
+    return cls__from_host(ctx, rc, &herr);
+}
+
+static cls_status reserve_grads(cls_context *ctx, cls_grads *g, const cls_scene *s)
+{
+    const size_t n = s->count, k = (size_t)cls_sh_coeff_count(s->sh_degree);
+    struct {
+        clh_buffer *buf;
+        size_t bytes;
+        const char *what;
+    } needs[] = {
+        {&g->means, n * 3 * sizeof(float), "d_means"},
+        {&g->log_scales, n * 3 * sizeof(float), "d_log_scales"},
+        {&g->quats, n * 4 * sizeof(float), "d_quats"},
+        {&g->opacity_logits, n * sizeof(float), "d_opacity_logits"},
+        {&g->sh, n * k * 3 * sizeof(float), "d_sh"},
+        {&g->grad_norm, n * sizeof(float), "grad_norm"},
+        {&g->absgrad_norm, n * sizeof(float), "absgrad_norm"},
+        {&g->visible, n * sizeof(cl_uint), "visible"},
+    };
+    clh_error herr;
+    for (int i = 0; i < CLS__ARRAY_COUNT(needs); i++) {
+        clh_result rc = clh_buffer_reserve(&ctx->rt, needs[i].buf, needs[i].bytes, needs[i].what, &herr);
+        if (rc != CLH_OK)
+            return cls__from_host(ctx, rc, &herr);
+    }
+    g->count = s->count;
+    g->sh_degree = s->sh_degree;
+    return CLS_OK;
+}
+
+static cls_status check_backward_args(cls_frame *f, cls_scene *scene, const cls_backward_desc *in, cls_grads *grads)
+{
+    cls_context *ctx = f->ctx;
+    CLS__CHECK_ARG(ctx, scene != NULL && in != NULL && grads != NULL);
+    if (in->d_rgb == NULL)
+        return cls__ctx_fail(ctx, CLS_ERROR_INVALID_ARGUMENT, "cls_render_backward: d_rgb is required");
+    if (scene->ctx != ctx || grads->ctx != ctx)
+        return cls__ctx_fail(ctx, CLS_ERROR_INVALID_ARGUMENT,
+                             "cls_render_backward: frame, scene and gradients belong to different contexts");
+    if (!f->rendered || f->scene != scene || f->scene_count != scene->count)
+        return cls__ctx_fail(ctx, CLS_ERROR_INVALID_ARGUMENT,
+                             "cls_render_backward: the frame holds no forward pass of this scene (render it first)");
+    if (in->d_depth != NULL && !f->desc.with_depth)
+        return cls__ctx_fail(ctx, CLS_ERROR_INVALID_ARGUMENT,
+                             "cls_render_backward: d_depth needs a forward pass rendered with with_depth");
+    return CLS_OK;
+}
+
+cls_status cls_render_backward(cls_frame *frame, cls_scene *scene, const cls_backward_desc *in, cls_grads *grads)
+{
+    if (frame == NULL)
+        return CLS_ERROR_INVALID_ARGUMENT;
+    cls_frame *f = frame;
+    cls_context *ctx = f->ctx;
+    cls__ctx_clear(ctx);
+    cls_status st = check_backward_args(f, scene, in, grads);
+    if (st == CLS_OK)
+        st = create_backward_kernels(ctx, &f->kb);
+    if (st == CLS_OK)
+        st = upload_image_grads(f, in);
+    if (st == CLS_OK)
+        st = reserve_grads(ctx, grads, scene);
+    const size_t n = scene->count;
+    clh_error herr;
+    clh_result rc = clh_buffer_reserve(&ctx->rt, &f->rank, n * sizeof(cl_uint), "rank", &herr);
+    if (rc == CLH_OK)
+        rc = clh_buffer_reserve(&ctx->rt, &f->isect_grads,
+                                (size_t)f->stats.intersections * CLS_GRAD_VALUES * sizeof(float), "isect_grads", &herr);
+    if (st == CLS_OK && rc != CLH_OK)
+        st = cls__from_host(ctx, rc, &herr);
+    if (st != CLS_OK)
+        return st;
+
+    const cls_params *p = &ctx->params;
+    cl_uint visible = f->stats.visible, nn = (cl_uint)n;
+    const clh_arg rank_args[] = {CLH_ARG(visible), CLH_MEM(f->sorted_ids), CLH_MEM(f->rank)};
+    clh_launch_desc rank_desc = {.name = "depth_rank", .dims = 1, .items = {visible, 1},
+                                 .local = {(size_t)p->gaussian_group_size, 1}};
+    st = cls__launch(ctx, f->kb.depth_rank, &rank_desc, rank_args, CLS__ARRAY_COUNT(rank_args), &f->prof,
+                     CLS_PASS_RASTERIZE_BACKWARD);
+
+    cl_uint w = f->camera.width, h = f->camera.height, tx = f->tiles_x, ty = f->tiles_y;
+    cl_uint flags = (in->d_alpha ? 1u : 0u) | (in->d_depth ? 2u : 0u);
+    cl_float4 bg = {{f->desc.background[0], f->desc.background[1], f->desc.background[2], 0.0f}};
+    const clh_arg raster_args[] = {
+        CLH_MEM(f->ranges),   CLH_MEM(f->isect_ids), CLH_MEM(f->xy),       CLH_MEM(f->conic_opacity),
+        CLH_MEM(f->rgb),      CLH_MEM(f->depth),     CLH_MEM(f->radius),   CLH_MEM(f->rank),
+        CLH_MEM(f->offsets),  CLH_ARG(w),            CLH_ARG(h),           CLH_ARG(tx),
+        CLH_ARG(ty),          CLH_ARG(bg),           CLH_MEM(f->final_t),  CLH_MEM(f->last),
+        CLH_MEM(f->exp_depth), CLH_MEM(f->d_image),  CLH_MEM(f->d_alpha),  CLH_MEM(f->d_depth),
+        CLH_ARG(flags),       CLH_MEM(f->isect_grads)};
+    const size_t items_x = (size_t)(p->tile_size / p->pixels_per_item);
+    clh_launch_desc raster_desc = {.name = "rasterize_backward",
+                                   .dims = 2,
+                                   .items = {f->tiles_x * items_x, (size_t)f->tiles_y * (size_t)p->tile_size},
+                                   .local = {items_x, (size_t)p->tile_size},
+                                   .exact_local = 1};
+    if (st == CLS_OK && visible > 0)
+        st = cls__launch(ctx, f->kb.rasterize_backward, &raster_desc, raster_args, CLS__ARRAY_COUNT(raster_args),
+                         &f->prof, CLS_PASS_RASTERIZE_BACKWARD);
+
+    cl_float16 pose;
+    cl_float8 intr;
+    cls__camera_args(&f->camera, &f->desc, &pose, &intr);
+    cl_uint sh_stride = (cl_uint)cls_sh_coeff_count(scene->sh_degree);
+    cl_uint degree = cls__active_sh_degree(scene, &f->desc);
+    const clh_arg project_args[] = {
+        CLH_ARG(nn),           CLH_MEM(scene->means),  CLH_MEM(scene->log_scales), CLH_MEM(scene->quats),
+        CLH_MEM(scene->opacity_logits), CLH_MEM(scene->sh), CLH_ARG(sh_stride), CLH_ARG(degree),
+        CLH_ARG(pose),         CLH_ARG(intr),          CLH_MEM(f->tiles),      CLH_MEM(f->rank),
+        CLH_MEM(f->offsets),   CLH_MEM(f->clamped),    CLH_MEM(f->isect_grads), CLH_MEM(grads->means),
+        CLH_MEM(grads->log_scales), CLH_MEM(grads->quats), CLH_MEM(grads->opacity_logits), CLH_MEM(grads->sh),
+        CLH_MEM(grads->grad_norm), CLH_MEM(grads->absgrad_norm), CLH_MEM(grads->visible)};
+    clh_launch_desc project_desc = {.name = "project_backward", .dims = 1, .items = {n, 1},
+                                    .local = {(size_t)p->gaussian_group_size, 1}};
+    if (st == CLS_OK)
+        st = cls__launch(ctx, f->kb.project_backward[f->desc.antialiased ? 1 : 0], &project_desc, project_args,
+                         CLS__ARRAY_COUNT(project_args), &f->prof, CLS_PASS_PROJECT_BACKWARD);
+    if (st != CLS_OK)
+        return st;
+    if (ctx->rt.profiling) {
+        cl_int code = clFinish(ctx->rt.queue);
+        if (code != CL_SUCCESS)
+            return cls__from_host(ctx, clh_fail_cl(&herr, code, "clFinish", "backward pass"), &herr);
+        cls__profile_sum(&f->prof, f->pass_ms);
+    }
+    grads->filled = 1;
+    return CLS_OK;
+}
+
+cls_status cls_grads_read(cls_grads *grads, cls_gaussians *out, float *grad_norm, float *absgrad_norm,
+                          uint32_t *visible)
+{
+    if (grads == NULL)
+        return CLS_ERROR_INVALID_ARGUMENT;
+    cls_context *ctx = grads->ctx;
+    cls__ctx_clear(ctx);
+    if (!grads->filled)
+        return cls__ctx_fail(ctx, CLS_ERROR_INVALID_ARGUMENT, "cls_grads_read: no backward pass has filled them yet");
+    const size_t n = grads->count, k = (size_t)cls_sh_coeff_count(grads->sh_degree);
+    cls_error err = {0};
+    if (out != NULL) {
+        cls_status st = cls_gaussians_alloc(out, n, grads->sh_degree, &err);
+        if (st != CLS_OK)
+            return cls__ctx_fail(ctx, st, "%s", err.message);
+    }
+    struct {
+        const clh_buffer *buf;
+        void *data;
+        size_t bytes;
+        const char *what;
+    } reads[] = {
+        {&grads->means, out ? out->means : NULL, n * 3 * sizeof(float), "d_means"},
+        {&grads->log_scales, out ? out->log_scales : NULL, n * 3 * sizeof(float), "d_log_scales"},
+        {&grads->quats, out ? out->quats : NULL, n * 4 * sizeof(float), "d_quats"},
+        {&grads->opacity_logits, out ? out->opacity_logits : NULL, n * sizeof(float), "d_opacity_logits"},
+        {&grads->sh, out ? out->sh : NULL, n * k * 3 * sizeof(float), "d_sh"},
+        {&grads->grad_norm, grad_norm, n * sizeof(float), "grad_norm"},
+        {&grads->absgrad_norm, absgrad_norm, n * sizeof(float), "absgrad_norm"},
+        {&grads->visible, visible, n * sizeof(cl_uint), "visible"},
+    };
+    clh_error herr;
+    for (int i = 0; i < CLS__ARRAY_COUNT(reads); i++) {
+        if (reads[i].data == NULL)
+            continue;
+        clh_result rc = clh_buffer_read(&ctx->rt, reads[i].buf, 0, reads[i].data, reads[i].bytes, reads[i].what, &herr);
+        if (rc != CLH_OK) {
+            if (out != NULL)
+                cls_gaussians_free(out);
+            return cls__from_host(ctx, rc, &herr);
+        }
+    }
+    return CLS_OK;
+}
