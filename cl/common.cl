@@ -64,6 +64,11 @@ typedef int veci;
 #define LANES (vecf)(0.0f)
 #define ANY(x) (x)
 #define VSTORE(v, ptr) (*(ptr) = (v))
+#define VLOAD(ptr) (*(ptr))
+#define LANE_INDEX convert_int(LANES)
+/* An int broadcast to every lane. (Built from the lane vector: Oclgrind 21.10 loses track of
+ * the initialisation of a (veci)(x) splat.) */
+#define SPLAT_I(x) (LANE_INDEX * 0 + (x))
 #else
 #define CLS_CAT2(a, b) a##b
 #define CLS_CAT(a, b) CLS_CAT2(a, b)
@@ -71,6 +76,9 @@ typedef CLS_CAT(float, CLS_PIXELS_PER_ITEM) vecf;
 typedef CLS_CAT(int, CLS_PIXELS_PER_ITEM) veci;
 #define ANY(x) any(x)
 #define VSTORE(v, ptr) CLS_CAT(vstore, CLS_PIXELS_PER_ITEM)((v), 0, (ptr))
+#define VLOAD(ptr) CLS_CAT(vload, CLS_PIXELS_PER_ITEM)(0, (ptr))
+#define LANE_INDEX CLS_CAT(convert_int, CLS_PIXELS_PER_ITEM)(LANES)
+#define SPLAT_I(x) (LANE_INDEX * 0 + (x))
 #if CLS_PIXELS_PER_ITEM == 2
 #define LANES (vecf)(0.0f, 1.0f)
 #elif CLS_PIXELS_PER_ITEM == 4
@@ -84,22 +92,27 @@ typedef CLS_CAT(int, CLS_PIXELS_PER_ITEM) veci;
 #endif
 #endif
 
-/* Stores the lanes of v that fall inside the image row (x0 is the first lane's column). */
-#define CLS_DEFINE_STORE_ROW(name, vec_type, scalar_type)                                  \
-    inline void name(vec_type v, __global scalar_type *row, uint x0, uint width)         \
-    {                                                                                     \
-        if (x0 + CLS_PIXELS_PER_ITEM <= width) {                                          \
-            VSTORE(v, row + x0);                                                          \
-        } else {                                                                          \
-            scalar_type lanes[CLS_PIXELS_PER_ITEM];                                       \
-            VSTORE(v, lanes);                                                             \
-            for (uint k = 0; k < CLS_PIXELS_PER_ITEM && x0 + k < width; k++)              \
-                row[x0 + k] = lanes[k];                                                   \
-        }                                                                                 \
-    }
-CLS_DEFINE_STORE_ROW(cls_store_row, vecf, float)
-CLS_DEFINE_STORE_ROW(cls_store_row_int, veci, int)
 
+
+/* atomic_max of every lane of an int vector into a local int, lane by lane. */
+#if CLS_PIXELS_PER_ITEM == 1
+#define ATOMIC_MAX_LANES(p, v) atomic_max((p), (v))
+#elif CLS_PIXELS_PER_ITEM == 2
+#define ATOMIC_MAX_LANES(p, v) (atomic_max((p), (v).s0), atomic_max((p), (v).s1))
+#elif CLS_PIXELS_PER_ITEM == 4
+#define ATOMIC_MAX_LANES(p, v) (atomic_max((p), (v).s0), atomic_max((p), (v).s1), atomic_max((p), (v).s2), \
+                                atomic_max((p), (v).s3))
+#elif CLS_PIXELS_PER_ITEM == 8
+#define ATOMIC_MAX_LANES(p, v)                                                                        \
+    (atomic_max((p), (v).s0), atomic_max((p), (v).s1), atomic_max((p), (v).s2), atomic_max((p), (v).s3),   \
+     atomic_max((p), (v).s4), atomic_max((p), (v).s5), atomic_max((p), (v).s6), atomic_max((p), (v).s7))
+#else
+#define ATOMIC_MAX_LANES(p, v)                                                                        \
+    (atomic_max((p), (v).s0), atomic_max((p), (v).s1), atomic_max((p), (v).s2), atomic_max((p), (v).s3),   \
+     atomic_max((p), (v).s4), atomic_max((p), (v).s5), atomic_max((p), (v).s6), atomic_max((p), (v).s7),   \
+     atomic_max((p), (v).s8), atomic_max((p), (v).s9), atomic_max((p), (v).sa), atomic_max((p), (v).sb),   \
+     atomic_max((p), (v).sc), atomic_max((p), (v).sd), atomic_max((p), (v).se), atomic_max((p), (v).sf))
+#endif
 
 /* The sum of a vector's lanes in a fixed pairwise order (deterministic). */
 #if CLS_PIXELS_PER_ITEM == 1

@@ -8,7 +8,9 @@
  * exactly (CLS_TILE / CLS_PIXELS_PER_ITEM, CLS_TILE).
  * Inputs:  ranges[2 * tiles] ([start, end) per tile into ids), ids (sorted Gaussian indices),
  *          xy, conic_opacity, rgb[3n], depth from the projection; background (rgb, unused w).
- * Outputs: out_rgb planar (3 planes of width * height), out_t (final transmittance),
+ * Outputs (row pitch = tiles_x * CLS_TILE, tiles_y * CLS_TILE rows: whole tiles, so every
+ *          work-item stores full vectors; pixels outside the image are padding):
+ *          out_rgb planar (3 planes), out_t (final transmittance),
  *          out_last (1-based position in the tile's list of the last contributor, 0 if none),
  *          out_depth (expected depth, only with CLS_WITH_DEPTH).
  */
@@ -45,13 +47,13 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
     const vecf px = (float)x0 + 0.5f + LANES;
     const float py = (float)y + 0.5f;
 
-    veci active = (px < (float)width) & (veci)(y < height ? -1 : 0);
+    veci active = (px < (float)width) & SPLAT_I(y < height ? -1 : 0);
     vecf T = 1.0f;
     vecf cr = 0.0f, cg = 0.0f, cb = 0.0f;
 #if CLS_WITH_DEPTH
     vecf cd = 0.0f;
 #endif
-    veci last = 0;
+    veci last = SPLAT_I(0);
 
     const uint start = ranges[2 * tile], end = ranges[2 * tile + 1];
     for (uint base = start; base < end; base += CLS_BATCH) {
@@ -117,23 +119,22 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
             cd += w * col.w;
 #endif
             T = select(T, next_t, contrib);
-            last = select(last, (veci)(int)(base - start + k + 1), contrib);
+            last = select(last, SPLAT_I((int)(base - start + k + 1)), contrib);
             active &= ~stop;
         }
     }
 
-    if (y >= height || x0 >= width)
-        return;
-    const size_t plane = (size_t)width * height;
-    const size_t row = (size_t)y * width;
-    cls_store_row(cr + T * background.x, out_rgb + row, x0, width);
-    cls_store_row(cg + T * background.y, out_rgb + plane + row, x0, width);
-    cls_store_row(cb + T * background.z, out_rgb + 2 * plane + row, x0, width);
-    cls_store_row(T, out_t + row, x0, width);
-    cls_store_row_int(last, out_last + row, x0, width);
+    const size_t pitch = (size_t)tiles_x * CLS_TILE;
+    const size_t plane = pitch * get_global_size(1);
+    const size_t at = (size_t)y * pitch + x0;
+    VSTORE(cr + T * background.x, out_rgb + at);
+    VSTORE(cg + T * background.y, out_rgb + plane + at);
+    VSTORE(cb + T * background.z, out_rgb + 2 * plane + at);
+    VSTORE(T, out_t + at);
+    VSTORE(last, out_last + at);
 #if CLS_WITH_DEPTH
     const vecf hit = 1.0f - T;
-    cls_store_row(select((vecf)0.0f, cd / hit, hit > 0.0f), out_depth + row, x0, width);
+    VSTORE(select((vecf)0.0f, cd / hit, hit > 0.0f), out_depth + at);
 #else
     (void)out_depth;
 #endif

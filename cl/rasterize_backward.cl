@@ -13,7 +13,8 @@
  * by row), which is where emit_intersections put it, so each Gaussian's slots are
  * contiguous and project_backward sums them in order: deterministic by construction.
  *
- * Per-pixel inputs: final T and last contributor (forward), dL/dRGB (planar), optionally
+ * Per-pixel inputs (whole tiles, as the forward wrote them): final T and last contributor,
+ * dL/dRGB (planar), optionally
  * dL/dalpha and dL/d(expected depth) (bits 0 and 1 of `flags`; the expected depth image of
  * the forward is then needed too).
  * Values per intersection (CLS_GRAD_VALUES = 12):
@@ -62,42 +63,20 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
     const uint y = tile_y * CLS_TILE + ly;
     const vecf px = (float)x0 + 0.5f + LANES;
     const float py = (float)y + 0.5f;
-    const veci inside = (px < (float)width) & (veci)(y < height ? -1 : 0);
+    const veci inside = (px < (float)width) & SPLAT_I(y < height ? -1 : 0);
 
-    /* Per-pixel state, read as full vectors only where the whole row is inside the image. */
-    vecf T_final = 1.0f, g_r = 0.0f, g_g = 0.0f, g_b = 0.0f, g_alpha = 0.0f, g_ed = 0.0f, ed = 0.0f;
-    veci last = 0;
-    if (y < height && x0 < width) {
-        const size_t row = (size_t)y * width;
-        const size_t plane = (size_t)width * height;
-        float tf[CLS_PIXELS_PER_ITEM], gr[CLS_PIXELS_PER_ITEM], gg[CLS_PIXELS_PER_ITEM], gb[CLS_PIXELS_PER_ITEM];
-        float ga[CLS_PIXELS_PER_ITEM], gd[CLS_PIXELS_PER_ITEM], de[CLS_PIXELS_PER_ITEM];
-        int lc[CLS_PIXELS_PER_ITEM];
-        for (uint k = 0; k < CLS_PIXELS_PER_ITEM; k++) {
-            const uint x = min(x0 + k, width - 1); /* lanes outside the image repeat the edge; they stay inactive */
-            tf[k] = final_t[row + x];
-            lc[k] = last_contrib[row + x];
-            gr[k] = d_rgb[row + x];
-            gg[k] = d_rgb[plane + row + x];
-            gb[k] = d_rgb[2 * plane + row + x];
-            ga[k] = (flags & 1u) ? d_alpha[row + x] : 0.0f;
-            gd[k] = (flags & 2u) ? d_depth[row + x] : 0.0f;
-            de[k] = (flags & 2u) ? exp_depth[row + x] : 0.0f;
-        }
-#if CLS_PIXELS_PER_ITEM == 1
-        T_final = tf[0]; last = lc[0]; g_r = gr[0]; g_g = gg[0]; g_b = gb[0]; g_alpha = ga[0]; g_ed = gd[0]; ed = de[0];
-#else
-        T_final = CLS_CAT(vload, CLS_PIXELS_PER_ITEM)(0, tf);
-        last = CLS_CAT(vload, CLS_PIXELS_PER_ITEM)(0, lc);
-        g_r = CLS_CAT(vload, CLS_PIXELS_PER_ITEM)(0, gr);
-        g_g = CLS_CAT(vload, CLS_PIXELS_PER_ITEM)(0, gg);
-        g_b = CLS_CAT(vload, CLS_PIXELS_PER_ITEM)(0, gb);
-        g_alpha = CLS_CAT(vload, CLS_PIXELS_PER_ITEM)(0, ga);
-        g_ed = CLS_CAT(vload, CLS_PIXELS_PER_ITEM)(0, gd);
-        ed = CLS_CAT(vload, CLS_PIXELS_PER_ITEM)(0, de);
-#endif
-    }
-    last = select((veci)0, last, inside);
+    /* Per-pixel state: the image buffers cover whole tiles (row pitch tiles_x * CLS_TILE), so
+     * full vectors are read; padding pixels are inactive. */
+    const size_t pitch = (size_t)tiles_x * CLS_TILE;
+    const size_t plane = pitch * get_global_size(1);
+    const size_t at = (size_t)y * pitch + x0;
+    const vecf T_final = VLOAD(final_t + at);
+    veci last = VLOAD(last_contrib + at);
+    const vecf g_r = VLOAD(d_rgb + at), g_g = VLOAD(d_rgb + plane + at), g_b = VLOAD(d_rgb + 2 * plane + at);
+    const vecf g_alpha = (flags & 1u) ? VLOAD(d_alpha + at) : (vecf)0.0f;
+    const vecf g_ed = (flags & 2u) ? VLOAD(d_depth + at) : (vecf)0.0f;
+    const vecf ed = (flags & 2u) ? VLOAD(exp_depth + at) : (vecf)0.0f;
+    last = select(SPLAT_I(0), last, inside);
     /* Expected depth ED = D / (1 - T_final) with D = sum of w_i z_i: dL/dD and the part of
      * dL/dT_final that comes from the depth, the alpha image and the background. */
     const vecf hit = 1.0f - T_final;
@@ -110,22 +89,12 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
     vecf acc = 0.0f; /* sum over later contributors j of (dL/dC . c_j + dL/dD z_j) alpha_j T_j */
 
     const uint start = ranges[2 * tile], end = ranges[2 * tile + 1];
-    /* The last position any pixel of the tile used; later entries get zero gradients. */
+    /* The last position any pixel of the tile used; later entries get zero gradients. (Lane
+     * by lane: Oclgrind 21.10 mistracks swizzles and stores of int vectors.) */
     if (lid == 0)
         s_tile_last = 0;
     barrier(CLK_LOCAL_MEM_FENCE);
-#if CLS_PIXELS_PER_ITEM == 1
-    atomic_max(&s_tile_last, last);
-#else
-    {
-        int m = 0;
-        int lanes_last[CLS_PIXELS_PER_ITEM];
-        CLS_CAT(vstore, CLS_PIXELS_PER_ITEM)(last, 0, lanes_last);
-        for (uint k = 0; k < CLS_PIXELS_PER_ITEM; k++)
-            m = max(m, lanes_last[k]);
-        atomic_max(&s_tile_last, m);
-    }
-#endif
+    ATOMIC_MAX_LANES(&s_tile_last, last);
     barrier(CLK_LOCAL_MEM_FENCE);
     const uint used_end = start + (uint)s_tile_last;
     for (uint p = used_end + lid; p < end; p += CLS_GROUP_ITEMS_BWD) {
@@ -200,14 +169,16 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         /* Sum each (Gaussian, value) over the work-items, in order, and store it. */
-        for (uint i = lid; i < count * CLS_GRAD_VALUES; i += CLS_GROUP_ITEMS_BWD) {
-            __local const float *part = s_part + i * CLS_GROUP_ITEMS_BWD;
-            float sum = 0.0f;
-            for (uint item = 0; item < CLS_GROUP_ITEMS_BWD; item++)
-                sum += part[item];
-            const uint k = i / CLS_GRAD_VALUES, v = i % CLS_GRAD_VALUES;
-            isect_grads[CLS_GRAD_VALUES * s_slot[k] + v] = sum;
-        }
+        /* (Nested loops rather than i / 12 and i % 12: the division compiles to an LLVM
+         * `freeze` that Oclgrind 21.10's uninitialised-value checker cannot execute.) */
+        for (uint k = 0; k < count; k++)
+            for (uint v = lid; v < CLS_GRAD_VALUES; v += CLS_GROUP_ITEMS_BWD) {
+                __local const float *part = s_part + (k * CLS_GRAD_VALUES + v) * CLS_GROUP_ITEMS_BWD;
+                float sum = 0.0f;
+                for (uint item = 0; item < CLS_GROUP_ITEMS_BWD; item++)
+                    sum += part[item];
+                isect_grads[CLS_GRAD_VALUES * s_slot[k] + v] = sum;
+            }
         top = base;
     }
 }

@@ -80,37 +80,42 @@ static cls_status create_backward_kernels(cls_context *ctx, cls__backward_kernel
     return CLS_OK;
 }
 
-/* Host interleaved dL/dRGB → the frame's planar device buffer (and the optional images). */
+/* Host images → the frame's tile-padded planar device buffers (padding is zero). */
 static cls_status upload_image_grads(cls_frame *f, const cls_backward_desc *in)
 {
     cls_context *ctx = f->ctx;
-    const size_t pixels = (size_t)f->camera.width * f->camera.height;
-    float *planar = malloc(pixels * 3 * sizeof(float));
-    if (planar == NULL)
+    const size_t tile = (size_t)ctx->params.tile_size;
+    const size_t pitch = f->tiles_x * tile, plane = pitch * f->tiles_y * tile;
+    const size_t w = f->camera.width, h = f->camera.height;
+    float *padded = calloc(plane * 3, sizeof(float));
+    if (padded == NULL)
         return cls__ctx_fail(ctx, CLS_ERROR_OUT_OF_HOST_MEMORY, "out of memory for the image gradients");
-    for (size_t i = 0; i < pixels; i++)
-        for (size_t c = 0; c < 3; c++)
-            planar[c * pixels + i] = in->d_rgb[i * 3 + c];
-    clh_error herr;
     struct {
         clh_buffer *buf;
         const float *data;
-        size_t count;
+        size_t planes;
         const char *what;
     } uploads[] = {
-        {&f->d_image, planar, pixels * 3, "d_rgb"},
-        {&f->d_alpha, in->d_alpha, pixels, "d_alpha"},
-        {&f->d_depth, in->d_depth, pixels, "d_depth"},
+        {&f->d_image, in->d_rgb, 3, "d_rgb"},
+        {&f->d_alpha, in->d_alpha, 1, "d_alpha"},
+        {&f->d_depth, in->d_depth, 1, "d_depth"},
     };
+    clh_error herr;
     clh_result rc = CLH_OK;
     for (int i = 0; i < CLS__ARRAY_COUNT(uploads) && rc == CLH_OK; i++) {
+        const size_t planes = uploads[i].planes;
         /* Absent optional images still get a (tiny) buffer: kernels need a valid argument. */
-        size_t bytes = uploads[i].data ? uploads[i].count * sizeof(float) : sizeof(float);
+        const size_t bytes = uploads[i].data ? plane * planes * sizeof(float) : sizeof(float);
         rc = clh_buffer_reserve(&ctx->rt, uploads[i].buf, bytes, uploads[i].what, &herr);
-        if (rc == CLH_OK && uploads[i].data != NULL)
-            rc = clh_buffer_write(&ctx->rt, uploads[i].buf, 0, uploads[i].data, bytes, uploads[i].what, &herr);
+        if (rc != CLH_OK || uploads[i].data == NULL)
+            continue;
+        for (size_t y = 0; y < h; y++)
+            for (size_t x = 0; x < w; x++)
+                for (size_t c = 0; c < planes; c++)
+                    padded[c * plane + y * pitch + x] = uploads[i].data[(y * w + x) * planes + c];
+        rc = clh_buffer_write(&ctx->rt, uploads[i].buf, 0, padded, bytes, uploads[i].what, &herr);
     }
-    free(planar);
+    free(padded);
     return cls__from_host(ctx, rc, &herr);
 }
 

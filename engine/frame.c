@@ -115,12 +115,26 @@ void cls_frame_destroy(cls_frame *frame)
     free(frame);
 }
 
-/* Planar device image → interleaved host pixels. */
-static void interleave(const float *planar, float *out, size_t pixels)
+/* Reads `planes` planes of the frame's tile-padded layout (row pitch tiles_x * tile) into
+ * host pixels of the image's size, interleaved when there are several planes. */
+static clh_result read_padded(cls_frame *f, const clh_buffer *buf, int planes, float *out, const char *what,
+                              clh_error *err)
 {
-    for (size_t i = 0; i < pixels; i++)
-        for (size_t c = 0; c < 3; c++)
-            out[i * 3 + c] = planar[c * pixels + i];
+    cls_context *ctx = f->ctx;
+    const size_t tile = (size_t)ctx->params.tile_size;
+    const size_t pitch = f->tiles_x * tile, plane = pitch * f->tiles_y * tile;
+    const size_t w = f->camera.width, h = f->camera.height;
+    float *tmp = malloc(plane * (size_t)planes * sizeof(float));
+    if (tmp == NULL)
+        return clh_fail(err, CLH_ERR_HOST_MEMORY, "out of memory reading %s", what);
+    clh_result rc = clh_buffer_read(&ctx->rt, buf, 0, tmp, plane * (size_t)planes * sizeof(float), what, err);
+    if (rc == CLH_OK)
+        for (size_t y = 0; y < h; y++)
+            for (size_t x = 0; x < w; x++)
+                for (size_t c = 0; c < (size_t)planes; c++)
+                    out[(y * w + x) * (size_t)planes + c] = tmp[c * plane + y * pitch + x];
+    free(tmp);
+    return rc;
 }
 
 cls_status cls_frame_read(cls_frame *frame, const cls_render_output *out)
@@ -135,27 +149,19 @@ cls_status cls_frame_read(cls_frame *frame, const cls_render_output *out)
     if (out->depth != NULL && !frame->desc.with_depth)
         return cls__ctx_fail(ctx, CLS_ERROR_INVALID_ARGUMENT,
                              "cls_frame_read: depth requested but the frame was rendered without with_depth");
-    const size_t pixels = (size_t)frame->camera.width * frame->camera.height;
     clh_error herr;
     clh_result rc = CLH_OK;
-    float *tmp = NULL;
-    if (out->rgb != NULL) {
-        tmp = malloc(pixels * 3 * sizeof(float));
-        if (tmp == NULL)
-            return cls__ctx_fail(ctx, CLS_ERROR_OUT_OF_HOST_MEMORY, "out of memory reading the image");
-        rc = clh_buffer_read(&ctx->rt, &frame->image, 0, tmp, pixels * 3 * sizeof(float), "image", &herr);
-        if (rc == CLH_OK)
-            interleave(tmp, out->rgb, pixels);
-        free(tmp);
-    }
+    if (out->rgb != NULL)
+        rc = read_padded(frame, &frame->image, 3, out->rgb, "image", &herr);
     if (rc == CLH_OK && out->alpha != NULL) {
-        rc = clh_buffer_read(&ctx->rt, &frame->final_t, 0, out->alpha, pixels * sizeof(float), "final_t", &herr);
+        rc = read_padded(frame, &frame->final_t, 1, out->alpha, "final_t", &herr);
+        const size_t pixels = (size_t)frame->camera.width * frame->camera.height;
         if (rc == CLH_OK)
             for (size_t i = 0; i < pixels; i++)
                 out->alpha[i] = 1.0f - out->alpha[i];
     }
     if (rc == CLH_OK && out->depth != NULL)
-        rc = clh_buffer_read(&ctx->rt, &frame->exp_depth, 0, out->depth, pixels * sizeof(float), "depth", &herr);
+        rc = read_padded(frame, &frame->exp_depth, 1, out->depth, "depth", &herr);
     return cls__from_host(ctx, rc, &herr);
 }
 

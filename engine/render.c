@@ -237,7 +237,8 @@ cls_status cls_render_forward(cls_frame *frame, cls_scene *scene, const cls_came
     f->tiles_y = (cam->height + tile - 1) / tile;
     const size_t n = scene->count;
     const size_t tiles = (size_t)f->tiles_x * f->tiles_y;
-    const size_t pixels = (size_t)cam->width * cam->height;
+    /* Per-pixel buffers cover whole tiles (row pitch tiles_x * tile): kernels move full vectors. */
+    const size_t pixels = (size_t)f->tiles_x * tile * f->tiles_y * tile;
     cls__profile_reset(&f->prof);
 
     const buffer_need per_gaussian[] = {
