@@ -169,14 +169,35 @@ cls_status cls_render_backward(cls_frame *frame, cls_scene *scene, const cls_bac
 {
     if (frame == NULL)
         return CLS_ERROR_INVALID_ARGUMENT;
+    cls_context *ctx = frame->ctx;
+    cls__ctx_clear(ctx);
+    cls_status st = check_backward_args(frame, scene, in, grads);
+    if (st == CLS_OK)
+        st = upload_image_grads(frame, in);
+    if (st != CLS_OK)
+        return st;
+    return cls__backward_device(frame, scene, grads, in->d_alpha != NULL, in->d_depth != NULL);
+}
+
+cls_status cls__frame_reserve_image_grads(cls_frame *f)
+{
+    cls_context *ctx = f->ctx;
+    const size_t tile = (size_t)ctx->params.tile_size;
+    const size_t plane = f->tiles_x * tile * f->tiles_y * tile;
+    clh_error herr;
+    clh_result rc = clh_buffer_reserve(&ctx->rt, &f->d_image, plane * 3 * sizeof(float), "d_rgb", &herr);
+    if (rc == CLH_OK)
+        rc = clh_buffer_reserve(&ctx->rt, &f->d_alpha, sizeof(float), "d_alpha", &herr);
+    if (rc == CLH_OK)
+        rc = clh_buffer_reserve(&ctx->rt, &f->d_depth, sizeof(float), "d_depth", &herr);
+    return cls__from_host(ctx, rc, &herr);
+}
+
+cls_status cls__backward_device(cls_frame *frame, cls_scene *scene, cls_grads *grads, int has_alpha, int has_depth)
+{
     cls_frame *f = frame;
     cls_context *ctx = f->ctx;
-    cls__ctx_clear(ctx);
-    cls_status st = check_backward_args(f, scene, in, grads);
-    if (st == CLS_OK)
-        st = create_backward_kernels(ctx, &f->kb);
-    if (st == CLS_OK)
-        st = upload_image_grads(f, in);
+    cls_status st = create_backward_kernels(ctx, &f->kb);
     if (st == CLS_OK)
         st = reserve_grads(ctx, grads, scene);
     const size_t n = scene->count;
@@ -199,7 +220,7 @@ cls_status cls_render_backward(cls_frame *frame, cls_scene *scene, const cls_bac
                      CLS_PASS_RASTERIZE_BACKWARD);
 
     cl_uint w = f->camera.width, h = f->camera.height, tx = f->tiles_x, ty = f->tiles_y;
-    cl_uint flags = (in->d_alpha ? 1u : 0u) | (in->d_depth ? 2u : 0u);
+    cl_uint flags = (has_alpha ? 1u : 0u) | (has_depth ? 2u : 0u);
     cl_float4 bg = {{f->desc.background[0], f->desc.background[1], f->desc.background[2], 0.0f}};
     const clh_arg raster_args[] = {
         CLH_MEM(f->ranges),   CLH_MEM(f->isect_ids), CLH_MEM(f->xy),       CLH_MEM(f->conic_opacity),

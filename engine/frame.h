@@ -89,6 +89,12 @@ void cls__camera_args(const cls_camera *cam, const cls_render_desc *d, cl_float1
 /* The SH degree the render evaluates: the desc's (plus-one encoded) capped by the scene's. */
 cl_uint cls__active_sh_degree(const cls_scene *s, const cls_render_desc *d);
 
+/* The backward pass from image gradients already on the device: frame->d_image (tile-padded
+ * planar dL/dRGB, see cls__frame_reserve_image_grads) and, when flagged, d_alpha, d_depth. */
+cls_status cls__backward_device(cls_frame *frame, cls_scene *scene, cls_grads *grads, int has_alpha, int has_depth);
+/* Makes frame->d_image hold the tile-padded planar dL/dRGB of the frame's last render. */
+cls_status cls__frame_reserve_image_grads(cls_frame *f);
+
 /* Number of bits that hold the values 0 .. n-1 (0 for n <= 1). */
 uint32_t cls__bits_for(uint32_t n);
 
