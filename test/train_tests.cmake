@@ -1,0 +1,3 @@
+# Pieces of the trainer.
+cls_add_test(test_adam ${CMAKE_CURRENT_SOURCE_DIR}/test_adam.c)
+cls_add_oclgrind_test(test_adam)
