@@ -245,6 +245,7 @@ void cls__params_options(const cls_params *p, char *out, size_t cap)
              "-DCLS_SORT_ITEMS=%d -DCLS_SCAN_WG=%d -DCLS_SCAN_ITEMS=%d",
              p->tile_size, p->pixels_per_item, p->raster_batch, p->sort_radix_bits, p->sort_group_size,
              p->sort_items, p->scan_group_size, p->scan_items);
+    /* CLS_SORT_REORDER is added by the sort itself (engine/sort.c), which owns the variant. */
 }
 
 cls_status cls__kernel(cls_context *ctx, const char *source, const char *extra_options, const char *kernel_name,

@@ -10,10 +10,13 @@ void cls__params_default(const clh_device_info *info, cls_params *out)
         .pixels_per_item = cpu ? 16 : 1,
         .raster_batch = cpu ? 64 : 256,
         .sort_radix_bits = 4,
-        .sort_group_size = cpu ? 16 : 256,
-        .sort_items = cpu ? 64 : 4,
-        .scan_group_size = cpu ? 16 : 256,
-        .scan_items = cpu ? 64 : 4,
+        /* On CPUs one work-item per block of 4096 keys compiles to the tight loop hand-written C
+         * would be: 60-85% of the copy bandwidth, against ~35% for 16 x 64. */
+        .sort_group_size = cpu ? 1 : 256,
+        .sort_items = cpu ? 4096 : 4,
+        .sort_reorder = cpu ? 0 : 1,
+        .scan_group_size = cpu ? 1 : 256,
+        .scan_items = cpu ? 4096 : 4,
         .gaussian_group_size = cpu ? 64 : 128,
     };
 }

@@ -14,6 +14,8 @@ typedef struct cls_params {
     int sort_radix_bits;   /* CLS_RADIX_BITS: bits per pass, 1..8 */
     int sort_group_size;   /* CLS_SORT_WG: work-items per sort work-group */
     int sort_items;        /* CLS_SORT_ITEMS: keys per work-item per block */
+    int sort_reorder;      /* CLS_SORT_REORDER: 1 to reorder each block in local memory before
+                              the scatter (coalesced stores, GPUs), 0 to scatter directly (CPUs) */
     /* scan (cl/scan.cl) */
     int scan_group_size;   /* CLS_SCAN_WG */
     int scan_items;        /* CLS_SCAN_ITEMS: elements per work-item */

@@ -289,7 +289,7 @@ END_TEST
 START_TEST(test_determinism)
 {
     cls_context *ctx = open_context();
-    const size_t n = small_mode() ? 200 : 4000;
+    const size_t n = small_mode() ? 60 : 4000;
     cls_gaussians g = {0};
     random_scene(&g, n, 3, 99u, -2.5f, -1.0f); /* large: every Gaussian covers many tiles */
     cls_camera cam = make_camera(small_mode() ? 32 : 96, small_mode() ? 24 : 64, 0.0f);

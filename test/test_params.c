@@ -82,7 +82,7 @@ static int render_with(const cls_params *params, const cls_gaussians *g, const c
 }
 
 typedef struct config {
-    int tile, pixels, batch, radix_bits, sort_wg, sort_items, scan_wg, scan_items;
+    int tile, pixels, batch, radix_bits, sort_wg, sort_items, scan_wg, scan_items, sort_reorder;
 } config;
 
 START_TEST(test_configurations_agree)
@@ -107,11 +107,12 @@ START_TEST(test_configurations_agree)
     ck_assert(render_with(NULL, &g, &cam, ref_rgb, ref_alpha, &ref_isect));
 
     static const config all[] = {
-        {16, 1, 256, 4, 256, 4, 256, 4},  /* the GPU defaults; the small (Oclgrind) run takes the first 3 */
-        {16, 4, 128, 5, 32, 16, 16, 64},  {16, 8, 16, 3, 16, 64, 128, 2},
-        {16, 1, 64, 8, 128, 2, 64, 8},    {16, 2, 32, 4, 64, 8, 32, 16},
-        {16, 16, 256, 4, 16, 64, 16, 64}, {8, 8, 64, 6, 8, 32, 8, 32},
-        {8, 1, 32, 4, 64, 4, 64, 4},      {32, 16, 64, 4, 16, 64, 16, 64}, {32, 4, 128, 7, 256, 1, 256, 1},
+        {16, 1, 256, 4, 256, 4, 256, 4, 1},  /* the GPU defaults; the small (Oclgrind) run takes the first 3 */
+        {16, 4, 128, 5, 32, 16, 16, 64, 1},  {16, 8, 16, 3, 16, 64, 128, 2, 0},
+        {16, 16, 64, 4, 1, 4096, 1, 4096, 0}, /* the CPU defaults */
+        {16, 1, 64, 8, 128, 2, 64, 8, 1},    {16, 2, 32, 4, 64, 8, 32, 16, 0},
+        {16, 16, 256, 4, 16, 64, 16, 64, 1}, {8, 8, 64, 6, 8, 32, 8, 32, 0},
+        {8, 1, 32, 4, 64, 4, 64, 4, 1},      {32, 16, 64, 4, 16, 64, 16, 64, 0}, {32, 4, 128, 7, 256, 1, 256, 1, 1},
     };
     const int count = small ? 3 : (int)(sizeof all / sizeof all[0]);
     for (int c = 0; c < count; c++) {
@@ -127,6 +128,7 @@ START_TEST(test_configurations_agree)
         p.sort_items = all[c].sort_items;
         p.scan_group_size = all[c].scan_wg;
         p.scan_items = all[c].scan_items;
+        p.sort_reorder = all[c].sort_reorder;
         if (!render_with(&p, &g, &cam, rgb, alpha, &isect)) {
             ck_assert_msg(c != 0, "the GPU default configuration must run on every device");
             continue;
