@@ -234,7 +234,7 @@ static int bench_render(bench_options *o, int backward)
     double forward_ms = 0.0, backward_ms = 0.0;
     for (int p = 0; p < CLS_PASS_COUNT; p++) {
         int is_backward = (p == CLS_PASS_RASTERIZE_BACKWARD || p == CLS_PASS_PROJECT_BACKWARD);
-        if (is_backward && !backward)
+        if ((is_backward && !backward) || p == CLS_PASS_LOSS || p == CLS_PASS_OPTIMIZE)
             continue;
         double m = median(&samples[(size_t)p * runs], runs);
         *(is_backward ? &backward_ms : &forward_ms) += m;

@@ -12,6 +12,7 @@ static const struct {
     {"devices", cmd_devices, "list OpenCL platforms and devices"},
     {"info", cmd_info, "describe a scene (.ply or .splat)"},
     {"render", cmd_render, "render a scene from cameras to PNG files"},
+    {"train", cmd_train, "train a scene from photos and camera poses"},
     {"grad", cmd_grad, "gradients of a photometric loss with respect to every parameter"},
     {"convert", cmd_convert, "convert a scene between .ply and .splat"},
     {"bench", cmd_bench, "measure the render passes and the sort on a device"},

@@ -15,4 +15,10 @@ cls__adam_hparams cls__adam_defaults(float lr);
 cls_status cls__adam_step(cls_context *ctx, cl_kernel kernel, cl_mem param, cl_mem grad, cl_mem m, cl_mem v,
                           uint32_t count, const cls__adam_hparams *h, uint32_t t, cls__profile *prof);
 
+/* Adam over SH coefficients laid out [Gaussian][stride]: the first 3 values of each Gaussian
+ * (DC) at lr_dc, the rest at lr_rest; beta and eps from h (h->lr unused). */
+cls_status cls__adam_step_sh(cls_context *ctx, cl_kernel kernel, cl_mem param, cl_mem grad, cl_mem m, cl_mem v,
+                             uint32_t count, uint32_t stride, float lr_dc, float lr_rest, const cls__adam_hparams *h,
+                             uint32_t t, cls__profile *prof);
+
 #endif

@@ -339,6 +339,8 @@ typedef enum cls_pass {
     CLS_PASS_RASTERIZE,
     CLS_PASS_RASTERIZE_BACKWARD,
     CLS_PASS_PROJECT_BACKWARD,
+    CLS_PASS_LOSS,
+    CLS_PASS_OPTIMIZE,
     CLS_PASS_COUNT
 } cls_pass;
 CLS_API const char *cls_pass_name(cls_pass pass);
@@ -385,6 +387,90 @@ CLS_API cls_status cls_render_backward(cls_frame *frame, cls_scene *scene, const
  * the Gaussian was rendered. */
 CLS_API cls_status cls_grads_read(cls_grads *grads, cls_gaussians *out, float *grad_norm, float *absgrad_norm,
                                   uint32_t *visible);
+
+/* ---------------------------------------------------------------------------------------
+ * Training data: photos and their cameras, decoded once and kept on the host as 8-bit RGB
+ * ------------------------------------------------------------------------------------- */
+typedef struct cls_dataset cls_dataset;
+
+/* Zero means default everywhere. */
+typedef struct cls_dataset_desc {
+    uint32_t downscale;   /* 0 or 1: full size; d > 1: each axis n -> max(1, floor((n + d/2) / d)) */
+    uint32_t max_width;   /* 0: none; else images wider (after downscale) are resampled to it */
+    float background[3];  /* RGBA photos are composited onto it; undistortion fills with it */
+    int eval;             /* hold out every 8th view (by name) as the test split */
+    const char *images;   /* a COLMAP model's image folder; NULL: found next to the model */
+    int threads;          /* decoding threads; 0: one per CPU, at most 16 */
+} cls_dataset_desc;
+
+typedef enum cls_split { CLS_SPLIT_ALL = 0, CLS_SPLIT_TRAIN = 1, CLS_SPLIT_TEST = 2 } cls_split;
+#define CLS_DATASET_PUBLIC_TYPES 1
+
+/* Loads a COLMAP scene (images/ + sparse/0, binary or text) or a NeRF transforms.json dataset
+ * (Blender, instant-ngp, nerfstudio). SIMPLE_RADIAL, RADIAL and OPENCV cameras (and
+ * transforms.json distortion) are undistorted to their pinhole part on load; fisheye models
+ * are CLS_ERROR_UNSUPPORTED. On failure *out is NULL. */
+CLS_API cls_status cls_dataset_load(const char *path, const cls_dataset_desc *desc, cls_dataset **out,
+                                    cls_error *err);
+/* NULL is a no-op. */
+CLS_API void cls_dataset_destroy(cls_dataset *ds);
+/* Views in a split. Without eval, TRAIN is every view and TEST is empty. */
+CLS_API size_t cls_dataset_count(const cls_dataset *ds, cls_split split);
+/* View i of a split: its pinhole camera, its photo (8-bit RGB interleaved, owned by the
+ * dataset) and its image name; each output may be NULL. */
+CLS_API cls_status cls_dataset_view(const cls_dataset *ds, cls_split split, size_t i, cls_camera *cam,
+                                    const uint8_t **rgb, const char **name, cls_error *err);
+/* Bytes held by the decoded photos. */
+CLS_API size_t cls_dataset_image_bytes(const cls_dataset *ds);
+
+/* ---------------------------------------------------------------------------------------
+ * Training
+ * ------------------------------------------------------------------------------------- */
+typedef struct cls_trainer cls_trainer;
+
+/* Zero means default everywhere. */
+typedef struct cls_trainer_desc {
+    uint32_t iterations;   /* length of the run, for the position learning-rate schedule; 0: 30000 */
+    int sh_degree;         /* highest SH degree plus one; 0: 3 (raised one band every 1000 steps) */
+    float background[3];   /* render background (and the colour RGBA photos were composited on) */
+    uint64_t seed;         /* camera order and random initialisation */
+    int antialiased;       /* train in antialiased mode */
+    float lambda_dssim;    /* weight of the D-SSIM term; 0: 0.2 */
+    uint32_t random_points;/* Gaussians of the random initialisation when the dataset has no SfM
+                              points; 0: 100000 */
+    uint32_t max_gaussians;/* cap on the count: densification only prunes once growth would pass
+                              it; 0: no cap */
+    int no_densify;        /* turn adaptive density control (and the opacity reset) off */
+} cls_trainer_desc;
+
+/* The defaults zero fields stand for, filled in. Cannot fail. */
+CLS_API cls_trainer_desc cls_trainer_desc_defaults(const cls_trainer_desc *desc);
+
+typedef struct cls_train_stats {
+    uint32_t step;
+    float loss, l1, dssim; /* the step's loss and its two terms (L1, 1 - SSIM) */
+    uint32_t gaussians, visible;
+    int sh_degree;         /* active SH degree */
+} cls_train_stats;
+
+/* A trainer for a dataset: Gaussians initialised at the dataset's SfM points (isotropic
+ * scales from the mean distance to the 3 nearest neighbours, opacity 0.1, colour from the
+ * points) or, when it has none, at random points. The dataset must outlive the trainer. */
+CLS_API cls_status cls_trainer_create(cls_context *ctx, const cls_dataset *ds, const cls_trainer_desc *desc,
+                                      cls_trainer **out);
+/* One optimisation step on the next training view. With stats, the step's loss is read back
+ * (a synchronisation); pass NULL on steps that need no report. */
+CLS_API cls_status cls_trainer_step(cls_trainer *t, cls_train_stats *stats);
+/* Renders view i of a split with the current scene and measures it against its photo: PSNR
+ * (dB) and mean SSIM; optionally the render (interleaved RGB, width*height*3). */
+CLS_API cls_status cls_trainer_evaluate(cls_trainer *t, cls_split split, size_t i, float *psnr, float *ssim,
+                                        float *rgb);
+/* NULL is a no-op. */
+CLS_API void cls_trainer_destroy(cls_trainer *t);
+/* The scene being trained (owned by the trainer): render, save or download it. */
+CLS_API cls_scene *cls_trainer_scene(cls_trainer *t);
+/* Steps done so far. */
+CLS_API uint32_t cls_trainer_step_count(const cls_trainer *t);
 
 /* ---------------------------------------------------------------------------------------
  * Benchmarks (what `clsplat bench` runs). Times come from OpenCL profiling events, median of

@@ -8,7 +8,8 @@ static const char *const pass_names[CLS_PASS_COUNT] = {
     [CLS_PASS_DEPTH_SORT] = "depth_sort", [CLS_PASS_EMIT] = "emit",
     [CLS_PASS_TILE_SORT] = "tile_sort",   [CLS_PASS_RANGES] = "ranges",
     [CLS_PASS_RASTERIZE] = "rasterize",   [CLS_PASS_RASTERIZE_BACKWARD] = "rasterize_bwd",
-    [CLS_PASS_PROJECT_BACKWARD] = "project_bwd",
+    [CLS_PASS_PROJECT_BACKWARD] = "project_bwd", [CLS_PASS_LOSS] = "loss",
+    [CLS_PASS_OPTIMIZE] = "optimize",
 };
 
 const char *cls_pass_name(cls_pass pass)

@@ -15,8 +15,8 @@
 
 /* ---- camera lists ---------------------------------------------------------------------- */
 
-cls_status cls__camera_list_push(cls__camera_list *list, const cls_camera *cam, const char *name,
-                                 cls_error *err)
+cls_status cls__camera_list_push_lens(cls__camera_list *list, const cls_camera *cam, const char *name,
+                                      const cls__lens *lens, cls_error *err)
 {
     char *copy = cls__strdup(name);
     if (copy == NULL)
@@ -24,21 +24,56 @@ cls_status cls__camera_list_push(cls__camera_list *list, const cls_camera *cam, 
     if (list->set.count == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 16;
         cls_camera *cams = realloc(list->set.cameras, cap * sizeof *cams);
-        char **names;
+        char **names = NULL;
+        cls__lens *lenses = NULL;
         if (cams != NULL)
             list->set.cameras = cams;
         names = cams == NULL ? NULL : realloc(list->set.image_names, cap * sizeof *names);
-        if (names == NULL) {
+        if (names != NULL)
+            list->set.image_names = names;
+        if (names != NULL && list->with_lens) {
+            lenses = realloc(list->lens, cap * sizeof *lenses);
+            if (lenses != NULL)
+                list->lens = lenses;
+        }
+        if (names == NULL || (list->with_lens && lenses == NULL)) {
             free(copy);
             return cls__fail(err, CLS_ERROR_OUT_OF_HOST_MEMORY, "out of memory for %zu cameras", cap);
         }
-        list->set.image_names = names;
         list->cap = cap;
     }
     list->set.cameras[list->set.count] = *cam;
     list->set.image_names[list->set.count] = copy;
+    if (list->with_lens) {
+        cls__lens *l = &list->lens[list->set.count];
+        if (lens != NULL) {
+            *l = *lens;
+        } else {
+            memset(l, 0, sizeof *l);
+            l->model = "PINHOLE";
+        }
+    }
     list->set.count++;
     return CLS_OK;
+}
+
+cls_status cls__camera_list_push(cls__camera_list *list, const cls_camera *cam, const char *name,
+                                 cls_error *err)
+{
+    return cls__camera_list_push_lens(list, cam, name, NULL, err);
+}
+
+void cls__camera_list_free(cls__camera_list *list)
+{
+    cls_cameras_free(&list->set);
+    free(list->lens);
+    memset(list, 0, sizeof *list);
+}
+
+int cls__lens_distorts(const cls__lens *lens)
+{
+    return lens != NULL && (lens->k1 != 0.0 || lens->k2 != 0.0 || lens->k3 != 0.0 || lens->p1 != 0.0 ||
+                            lens->p2 != 0.0);
 }
 
 typedef struct name_index {
@@ -55,16 +90,18 @@ static int compare_names(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-cls_status cls__cameras_sort_by_name(cls_camera_set *set, cls_error *err)
+cls_status cls__cameras_sort_by_name(cls_camera_set *set, cls__lens *lens, cls_error *err)
 {
     size_t n = set->count;
     name_index *order = malloc((n + 1) * sizeof *order);
     cls_camera *cams = malloc((n + 1) * sizeof *cams);
     char **names = malloc((n + 1) * sizeof *names);
-    if (order == NULL || cams == NULL || names == NULL) {
+    cls__lens *lenses = lens != NULL ? malloc((n + 1) * sizeof *lenses) : NULL;
+    if (order == NULL || cams == NULL || names == NULL || (lens != NULL && lenses == NULL)) {
         free(order);
         free(cams);
         free(names);
+        free(lenses);
         return cls__fail(err, CLS_ERROR_OUT_OF_HOST_MEMORY, "out of memory sorting %zu cameras", n);
     }
     for (size_t i = 0; i < n; i++) {
@@ -75,7 +112,12 @@ cls_status cls__cameras_sort_by_name(cls_camera_set *set, cls_error *err)
     for (size_t i = 0; i < n; i++) {
         cams[i] = set->cameras[order[i].index];
         names[i] = set->image_names[order[i].index];
+        if (lens != NULL)
+            lenses[i] = lens[order[i].index];
     }
+    if (lens != NULL)
+        memcpy(lens, lenses, n * sizeof *lens);
+    free(lenses);
     free(order);
     free(set->cameras);
     free(set->image_names);
@@ -169,12 +211,27 @@ static void text_position(const char *text, const char *at, int *line, int *col)
     }
 }
 
-static cls_status load_json(const char *path, cls_camera_set *out, cls_error *err)
+/* The loaders fill out, and src (when not NULL: the dataset's path) with the lenses, the kind
+ * and the file or folder read. */
+static cls_status set_source(cls__camera_source *src, cls__camera_source_kind kind, const char *path,
+                             cls_error *err)
+{
+    if (src == NULL)
+        return CLS_OK;
+    src->kind = kind;
+    src->path = cls__strdup(path);
+    if (src->path == NULL)
+        return cls__fail(err, CLS_ERROR_OUT_OF_HOST_MEMORY, "%s: out of memory", path);
+    return CLS_OK;
+}
+
+static cls_status load_json(const char *path, cls_camera_set *out, cls__camera_source *src, cls_error *err)
 {
     char *text = NULL;
     size_t size;
     const char *end = NULL;
     cJSON *root = NULL;
+    cls__lens **lens = src != NULL ? &src->lens : NULL;
     cls_status st = cls__read_file(path, JSON_MAX_BYTES, &text, &size, err);
     if (st != CLS_OK)
         return st;
@@ -187,10 +244,23 @@ static cls_status load_json(const char *path, cls_camera_set *out, cls_error *er
         st = cls__fail(err, CLS_ERROR_FORMAT, "%s: invalid JSON near line %d, column %d", path, line, col);
     } else if (cJSON_IsArray(root)) {
         st = cls__camjson_read(path, root, out, err);
-    } else if (cJSON_IsObject(root) && cJSON_GetObjectItemCaseSensitive(root, "frames") != NULL) {
-        st = cls__nerf_read(path, root, out, err);
+        if (st == CLS_OK && src != NULL) {
+            src->lens = calloc(out->count + 1, sizeof *src->lens);
+            if (src->lens == NULL)
+                st = cls__fail(err, CLS_ERROR_OUT_OF_HOST_MEMORY, "%s: out of memory", path);
+            for (size_t i = 0; st == CLS_OK && i < out->count; i++) {
+                src->lens[i].model = "PINHOLE";
+                src->lens[i].source_id = (int64_t)i;
+            }
+        }
         if (st == CLS_OK)
-            st = cls__cameras_sort_by_name(out, err);
+            st = set_source(src, CLS__SOURCE_CAMJSON, path, err);
+    } else if (cJSON_IsObject(root) && cJSON_GetObjectItemCaseSensitive(root, "frames") != NULL) {
+        st = cls__nerf_read(path, root, out, lens, err);
+        if (st == CLS_OK)
+            st = cls__cameras_sort_by_name(out, lens != NULL ? *lens : NULL, err);
+        if (st == CLS_OK)
+            st = set_source(src, CLS__SOURCE_NERF, path, err);
     } else {
         st = cls__fail(err, CLS_ERROR_FORMAT,
                        "%s: neither a NeRF transforms.json (an object with \"frames\") nor an INRIA "
@@ -202,16 +272,19 @@ static cls_status load_json(const char *path, cls_camera_set *out, cls_error *er
     return st;
 }
 
-static cls_status load_colmap(const char *dir, cls_camera_set *out, cls_error *err)
+static cls_status load_colmap(const char *dir, cls_camera_set *out, cls__camera_source *src, cls_error *err)
 {
-    cls_status st = cls__colmap_read(dir, out, err);
+    cls__lens **lens = src != NULL ? &src->lens : NULL;
+    cls_status st = cls__colmap_read(dir, out, lens, err);
     if (st == CLS_OK)
-        st = cls__cameras_sort_by_name(out, err);
+        st = cls__cameras_sort_by_name(out, lens != NULL ? *lens : NULL, err);
+    if (st == CLS_OK)
+        st = set_source(src, CLS__SOURCE_COLMAP, dir, err);
     return st;
 }
 
 /* A folder: a COLMAP model in it, in sparse/0 or in sparse; else a JSON camera file in it. */
-static cls_status load_dir(const char *dir, cls_camera_set *out, cls_error *err)
+static cls_status load_dir(const char *dir, cls_camera_set *out, cls__camera_source *src, cls_error *err)
 {
     static const char *const model_dirs[] = {"", "sparse/0", "sparse"};
     static const char *const json_files[] = {"transforms_train.json", "transforms.json", "cameras.json"};
@@ -223,7 +296,7 @@ static cls_status load_dir(const char *dir, cls_camera_set *out, cls_error *err)
             return cls__fail(err, CLS_ERROR_OUT_OF_HOST_MEMORY, "%s: out of memory", dir);
         if (cls__colmap_is_model(sub)) {
             found = 1;
-            st = load_colmap(sub, out, err);
+            st = load_colmap(sub, out, src, err);
         }
         free(sub);
     }
@@ -233,7 +306,7 @@ static cls_status load_dir(const char *dir, cls_camera_set *out, cls_error *err)
             return cls__fail(err, CLS_ERROR_OUT_OF_HOST_MEMORY, "%s: out of memory", dir);
         if (cls__is_file(file)) {
             found = 1;
-            st = load_json(file, out, err);
+            st = load_json(file, out, src, err);
         }
         free(file);
     }
@@ -246,29 +319,57 @@ static cls_status load_dir(const char *dir, cls_camera_set *out, cls_error *err)
     return st;
 }
 
-cls_status cls_cameras_load(const char *path, cls_camera_set *out, cls_error *err)
+static cls_status load_any(const char *path, cls_camera_set *out, cls__camera_source *src, cls_error *err)
 {
     struct stat sb;
+    if (stat(path, &sb) != 0)
+        return cls__fail(err, CLS_ERROR_IO, "%s: cannot access: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return load_dir(path, out, src, err);
+    if (cls__str_ieq(cls__path_extension(path), ".json"))
+        return load_json(path, out, src, err);
+    return cls__fail(err, CLS_ERROR_INVALID_ARGUMENT,
+                     "%s: not a camera source: give a COLMAP model folder (or a scene folder with "
+                     "sparse/0), a transforms.json or a cameras.json",
+                     path);
+}
+
+cls_status cls_cameras_load(const char *path, cls_camera_set *out, cls_error *err)
+{
     cls_status st;
     if (out != NULL)
         memset(out, 0, sizeof *out);
     if (path == NULL || out == NULL)
         return cls__fail(err, CLS_ERROR_INVALID_ARGUMENT, "cls_cameras_load: %s is NULL",
                          path == NULL ? "path" : "out");
-    if (stat(path, &sb) != 0)
-        return cls__fail(err, CLS_ERROR_IO, "%s: cannot access: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode))
-        st = load_dir(path, out, err);
-    else if (cls__str_ieq(cls__path_extension(path), ".json"))
-        st = load_json(path, out, err);
-    else
-        st = cls__fail(err, CLS_ERROR_INVALID_ARGUMENT,
-                       "%s: not a camera source: give a COLMAP model folder (or a scene folder with "
-                       "sparse/0), a transforms.json or a cameras.json",
-                       path);
+    st = load_any(path, out, NULL, err);
     if (st != CLS_OK)
         cls_cameras_free(out);
     else
         cls__error_clear(err);
+    return st;
+}
+
+void cls__camera_source_free(cls__camera_source *src)
+{
+    if (src == NULL)
+        return;
+    cls_cameras_free(&src->set);
+    free(src->lens);
+    free(src->path);
+    memset(src, 0, sizeof *src);
+}
+
+cls_status cls__camera_source_load(const char *path, cls__camera_source *out, cls_error *err)
+{
+    cls_status st;
+    if (out == NULL)
+        return cls__fail(err, CLS_ERROR_INVALID_ARGUMENT, "cls__camera_source_load: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (path == NULL)
+        return cls__fail(err, CLS_ERROR_INVALID_ARGUMENT, "cls__camera_source_load: path is NULL");
+    st = load_any(path, &out->set, out, err);
+    if (st != CLS_OK)
+        cls__camera_source_free(out);
     return st;
 }

@@ -1,10 +1,11 @@
 /*
  * colmap.c - COLMAP sparse models: cameras.bin + images.bin, or cameras.txt + images.txt
- * (binary preferred when both exist). points3D is not read.
+ * (binary preferred when both exist). points3D is read by points3d.c.
  *
  * Every count is checked against the bytes left in the file before anything is allocated,
  * and every record against truncation. Cameras of models other than PINHOLE and
- * SIMPLE_PINHOLE are rejected when an image uses them.
+ * SIMPLE_PINHOLE are rejected when an image uses them, unless the caller asks for lenses
+ * (the training dataset, which undistorts): then SIMPLE_RADIAL, RADIAL and OPENCV pass too.
  */
 #include "io/io_internal.h"
 
@@ -18,6 +19,9 @@
 #define COLMAP_NAME_MAX 4096
 #define COLMAP_MODEL_SIMPLE_PINHOLE 0
 #define COLMAP_MODEL_PINHOLE 1
+#define COLMAP_MODEL_SIMPLE_RADIAL 2
+#define COLMAP_MODEL_RADIAL 3
+#define COLMAP_MODEL_OPENCV 4
 
 /* COLMAP's camera models by id (src/colmap/sensor/models.h). */
 static const struct {
@@ -221,21 +225,59 @@ done:
 
 /* ---- images ---------------------------------------------------------------------------- */
 
+/* The lens of a camera of one of the models a dataset can undistort; 0 for the others. */
+static int camera_lens(const colmap_camera *c, cls__lens *lens)
+{
+    const double *p = c->params;
+    memset(lens, 0, sizeof *lens);
+    lens->model = colmap_models[c->model].name;
+    lens->source_id = c->id;
+    switch (c->model) {
+    case COLMAP_MODEL_SIMPLE_PINHOLE:
+    case COLMAP_MODEL_PINHOLE:
+        return 1;
+    case COLMAP_MODEL_SIMPLE_RADIAL: /* f, cx, cy, k */
+        lens->k1 = p[3];
+        return 1;
+    case COLMAP_MODEL_RADIAL: /* f, cx, cy, k1, k2 */
+        lens->k1 = p[3];
+        lens->k2 = p[4];
+        return 1;
+    case COLMAP_MODEL_OPENCV: /* fx, fy, cx, cy, k1, k2, p1, p2 */
+        lens->k1 = p[4];
+        lens->k2 = p[5];
+        lens->p1 = p[6];
+        lens->p2 = p[7];
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* Joins an image with its camera into a cls_camera and appends it. */
 static cls_status add_image(const colmap_cameras *cams, const char *images_path, const colmap_image *im,
                             cls__camera_list *list, cls_error *err)
 {
     const colmap_camera *c = find_camera(cams, im->camera_id);
     double n2 = 0.0, w, x, y, z;
+    int two_focals;
     cls_camera cam;
+    cls__lens lens;
     if (c == NULL)
         return cls__fail(err, CLS_ERROR_FORMAT, "%s: image %lld (%s) uses camera %lld, which %s does not define",
                          images_path, (long long)im->id, im->name, (long long)im->camera_id, cams->path);
-    if (c->model != COLMAP_MODEL_PINHOLE && c->model != COLMAP_MODEL_SIMPLE_PINHOLE)
+    if (!list->with_lens && c->model != COLMAP_MODEL_PINHOLE && c->model != COLMAP_MODEL_SIMPLE_PINHOLE)
         return cls__fail(err, CLS_ERROR_UNSUPPORTED,
                          "%s: camera %lld uses the %s model; only PINHOLE and SIMPLE_PINHOLE can be rendered "
                          "(undistort the images first, e.g. colmap image_undistorter)",
                          cams->path, (long long)c->id, colmap_models[c->model].name);
+    if (list->with_lens && !camera_lens(c, &lens))
+        return cls__fail(err, CLS_ERROR_UNSUPPORTED,
+                         "%s: camera %lld uses the %s model, which cannot be undistorted here; supported "
+                         "models: SIMPLE_PINHOLE, PINHOLE, SIMPLE_RADIAL, RADIAL and OPENCV (undistort the "
+                         "images first, e.g. colmap image_undistorter)",
+                         cams->path, (long long)c->id, colmap_models[c->model].name);
+    two_focals = c->model == COLMAP_MODEL_PINHOLE || c->model == COLMAP_MODEL_OPENCV;
     for (int i = 0; i < 4; i++)
         n2 += im->q[i] * im->q[i];
     for (int i = 0; i < 7; i++)
@@ -251,9 +293,9 @@ static cls_status add_image(const colmap_cameras *cams, const char *images_path,
     cam.width = (uint32_t)c->width;
     cam.height = (uint32_t)c->height;
     cam.fx = (float)c->params[0];
-    cam.fy = (float)c->params[c->model == COLMAP_MODEL_PINHOLE ? 1 : 0];
-    cam.cx = (float)c->params[c->model == COLMAP_MODEL_PINHOLE ? 2 : 1];
-    cam.cy = (float)c->params[c->model == COLMAP_MODEL_PINHOLE ? 3 : 2];
+    cam.fy = (float)c->params[two_focals ? 1 : 0];
+    cam.cx = (float)c->params[two_focals ? 2 : 1];
+    cam.cy = (float)c->params[two_focals ? 3 : 2];
     if (!(cam.fx > 0.0f) || !(cam.fy > 0.0f) || !isfinite(cam.fx) || !isfinite(cam.fy))
         return cls__fail(err, CLS_ERROR_FORMAT, "%s: camera %lld: the focal length must be positive", cams->path,
                          (long long)c->id);
@@ -269,7 +311,7 @@ static cls_status add_image(const colmap_cameras *cams, const char *images_path,
     cam.rotation[8] = (float)(1 - 2 * (x * x + y * y));
     for (int i = 0; i < 3; i++)
         cam.translation[i] = (float)im->t[i];
-    return cls__camera_list_push(list, &cam, im->name, err);
+    return cls__camera_list_push_lens(list, &cam, im->name, list->with_lens ? &lens : NULL, err);
 }
 
 static cls_status read_images_bin(const char *path, const colmap_cameras *cams, cls__camera_list *list,
@@ -408,10 +450,10 @@ static int has_pair(const char *dir, const char *ext)
 
 int cls__colmap_is_model(const char *dir)
 {
-    return has_pair(dir, ".bin") || has_pair(dir, ".txt");
+    return has_pair(dir, ".bin") ? 2 : has_pair(dir, ".txt") ? 1 : 0;
 }
 
-cls_status cls__colmap_read(const char *model_dir, cls_camera_set *out, cls_error *err)
+cls_status cls__colmap_read(const char *model_dir, cls_camera_set *out, cls__lens **lens, cls_error *err)
 {
     int binary = has_pair(model_dir, ".bin");
     char *cams_path = cls__path_join(model_dir, binary ? "cameras.bin" : "cameras.txt");
@@ -421,6 +463,7 @@ cls_status cls__colmap_read(const char *model_dir, cls_camera_set *out, cls_erro
     cls_status st;
     memset(&cams, 0, sizeof cams);
     memset(&list, 0, sizeof list);
+    list.with_lens = lens != NULL;
     if (cams_path == NULL || imgs_path == NULL) {
         st = cls__fail(err, CLS_ERROR_OUT_OF_HOST_MEMORY, "%s: out of memory", model_dir);
         goto done;
@@ -435,10 +478,13 @@ cls_status cls__colmap_read(const char *model_dir, cls_camera_set *out, cls_erro
     if (st == CLS_OK && list.set.count == 0)
         st = cls__fail(err, CLS_ERROR_FORMAT, "%s: the model has no images", imgs_path);
 done:
-    if (st == CLS_OK)
+    if (st == CLS_OK) {
         *out = list.set;
-    else
-        cls_cameras_free(&list.set);
+        if (lens != NULL)
+            *lens = list.lens;
+    } else {
+        cls__camera_list_free(&list);
+    }
     free(cams.items);
     free(cams_path);
     free(imgs_path);

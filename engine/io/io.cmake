@@ -8,4 +8,6 @@ set(CLS_IO_SOURCES
   engine/io/colmap.c
   engine/io/nerf.c
   engine/io/camjson.c
-  engine/io/image.c)
+  engine/io/image.c
+  engine/io/points3d.c
+  engine/io/undistort.c)

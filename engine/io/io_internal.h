@@ -142,32 +142,100 @@ cls_status cls__splat_write(const char *path, const cls_gaussians *g, cls_error 
 cls_status cls__gaussians_validate(const cls_gaussians *g, cls_error *err);
 
 /* ---- cameras (engine/io/cameras.c and the format readers) ------------------------------ */
-/* A camera set under construction: set.count entries of capacity cap. */
+/* The lens of one camera as its source describes it. cls_camera holds the pinhole part (fx,
+ * fy, cx, cy); this holds the distortion, in OpenCV's model for normalised coordinates
+ * (x, y) = ((u - cx) / fx, (v - cy) / fy), r2 = x^2 + y^2:
+ *     x_d = x (1 + k1 r2 + k2 r2^2 + k3 r2^3) + 2 p1 x y + p2 (r2 + 2 x^2)
+ *     y_d = y (1 + k1 r2 + k2 r2^2 + k3 r2^3) + p1 (r2 + 2 y^2) + 2 p2 x y
+ * COLMAP's SIMPLE_RADIAL (k), RADIAL (k1, k2) and OPENCV (k1, k2, p1, p2) are special cases,
+ * as are transforms.json's k1 k2 k3 p1 p2. All zero: a pinhole camera. Only the training
+ * dataset asks for lenses (engine/dataset.c undistorts the images to the pinhole part). */
+typedef struct cls__lens {
+    const char *model;         /* static: "PINHOLE", "SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV" */
+    double k1, k2, k3, p1, p2;
+    int64_t source_id;         /* COLMAP: the camera id; transforms.json: the frame's index in "frames" */
+} cls__lens;
+
+/* 1 when the lens has a non-zero distortion coefficient. */
+int cls__lens_distorts(const cls__lens *lens);
+/* Applies the distortion to normalised coordinates (x, y). */
+static inline void cls__lens_distort(const cls__lens *l, double x, double y, double *xd, double *yd)
+{
+    double r2 = x * x + y * y;
+    double radial = 1.0 + r2 * (l->k1 + r2 * (l->k2 + r2 * l->k3));
+    *xd = x * radial + 2.0 * l->p1 * x * y + l->p2 * (r2 + 2.0 * x * x);
+    *yd = y * radial + l->p1 * (r2 + 2.0 * y * y) + 2.0 * l->p2 * x * y;
+}
+
+/* A camera set under construction: set.count entries of capacity cap; with_lens set before
+ * the first push also keeps a lens per camera in `lens` (cap entries, freed by the owner). */
 typedef struct cls__camera_list {
     cls_camera_set set;
     size_t cap;
+    int with_lens;
+    cls__lens *lens;
 } cls__camera_list;
 
-/* Appends a copy of cam and of name. CLS_ERROR_OUT_OF_HOST_MEMORY on failure. */
+/* Appends a copy of cam and of name (and of lens when the list keeps lenses; NULL: a
+ * pinhole). CLS_ERROR_OUT_OF_HOST_MEMORY on failure. */
 cls_status cls__camera_list_push(cls__camera_list *list, const cls_camera *cam, const char *name,
                                  cls_error *err);
-/* Stable sort of the set by image name (strcmp). CLS_ERROR_OUT_OF_HOST_MEMORY on failure. */
-cls_status cls__cameras_sort_by_name(cls_camera_set *set, cls_error *err);
+cls_status cls__camera_list_push_lens(cls__camera_list *list, const cls_camera *cam, const char *name,
+                                      const cls__lens *lens, cls_error *err);
+/* Frees the set and the lenses of a list and zeroes it. */
+void cls__camera_list_free(cls__camera_list *list);
+/* Stable sort of the set by image name (strcmp); lens (set->count entries, or NULL) is
+ * permuted with it. CLS_ERROR_OUT_OF_HOST_MEMORY on failure. */
+cls_status cls__cameras_sort_by_name(cls_camera_set *set, cls__lens *lens, cls_error *err);
 /* The largest deviation of a row-major 3x3 matrix from a proper rotation: max over
  * |R^T R - I| entries and |det R - 1|. */
 double cls__rotation_error(const double r[9]);
 /* The tolerance on cls__rotation_error for matrices read from files. */
 #define CLS__ROTATION_TOLERANCE 1e-3
 
-cls_status cls__colmap_read(const char *model_dir, cls_camera_set *out, cls_error *err);
-/* 1 when dir holds a COLMAP model (cameras + images, .bin or .txt). */
+/* Reads a COLMAP model. lens NULL: only PINHOLE and SIMPLE_PINHOLE are accepted (what the
+ * renderer can use). lens not NULL: SIMPLE_RADIAL, RADIAL and OPENCV are accepted too, and
+ * *lens receives a malloc'd array of out->count lenses; the other models (fisheye, FOV,
+ * FULL_OPENCV, THIN_PRISM...) are CLS_ERROR_UNSUPPORTED naming the model. */
+cls_status cls__colmap_read(const char *model_dir, cls_camera_set *out, cls__lens **lens, cls_error *err);
+/* 1 when dir holds a COLMAP model (cameras + images, .bin or .txt); 2 when it is binary. */
 int cls__colmap_is_model(const char *dir);
+/* COLMAP's points3D (.bin when the model's cameras/images are .bin, else .txt) of a model
+ * folder: *xyz (3 * count floats) and *rgb (3 * count bytes), malloc'd. A model without a
+ * points3D file gives count 0 and NULL arrays; a malformed one fails (CLS_ERROR_FORMAT
+ * naming the point). */
+cls_status cls__colmap_points_read(const char *model_dir, float **xyz, uint8_t **rgb, size_t *count,
+                                   cls_error *err);
 struct cJSON;
-/* Readers of an already parsed JSON document (cameras.c parses and dispatches). */
-cls_status cls__nerf_read(const char *path, const struct cJSON *root, cls_camera_set *out, cls_error *err);
+/* Readers of an already parsed JSON document (cameras.c parses and dispatches). lens as for
+ * cls__colmap_read: NULL ignores the distortion keys (k1 k2 k3 k4 p1 p2); otherwise they are
+ * read (a non-zero k4, a fisheye coefficient, is CLS_ERROR_UNSUPPORTED). */
+cls_status cls__nerf_read(const char *path, const struct cJSON *root, cls_camera_set *out, cls__lens **lens,
+                          cls_error *err);
 cls_status cls__camjson_read(const char *path, const struct cJSON *root, cls_camera_set *out,
                              cls_error *err);
 cls_status cls__camjson_write(const char *path, const cls_camera_set *set, cls_error *err);
+
+/* Where cameras came from, for the training dataset: cls_cameras_load's search, plus the
+ * lens of each camera and the file or folder that was read. */
+typedef enum cls__camera_source_kind {
+    CLS__SOURCE_COLMAP = 1,  /* path: the model folder */
+    CLS__SOURCE_NERF = 2,    /* path: the transforms JSON file */
+    CLS__SOURCE_CAMJSON = 3  /* path: the cameras.json file */
+} cls__camera_source_kind;
+
+typedef struct cls__camera_source {
+    cls_camera_set set;      /* sorted by name, like cls_cameras_load (cameras.json: file order) */
+    cls__lens *lens;         /* set.count entries */
+    cls__camera_source_kind kind;
+    char *path;
+} cls__camera_source;
+
+/* cls_cameras_load with lenses (see cls__colmap_read): the same search and validation, but
+ * distorted COLMAP models are accepted. On failure *out is zeroed. */
+cls_status cls__camera_source_load(const char *path, cls__camera_source *out, cls_error *err);
+/* NULL and zeroed sources are no-ops. */
+void cls__camera_source_free(cls__camera_source *src);
 
 /* ---- images (engine/io/image.c) -------------------------------------------------------- */
 /* The size of a PNG or JPEG image from its header (the pixels are not decoded). */
@@ -177,5 +245,26 @@ cls_status cls__image_size(const char *path, uint32_t *width, uint32_t *height, 
  * alpha channel or a tRNS chunk). *pixels is malloc'd; free it with free(). */
 cls_status cls__image_read(const char *path, uint8_t **pixels, uint32_t *width, uint32_t *height,
                            int *channels, cls_error *err);
+
+/* ---- training images (engine/io/undistort.c) ------------------------------------------- */
+/* Makes a training image from a decoded one (width x height, 3 or 4 channels, 8-bit) in one
+ * streaming pass, then rounds once to 8 bits:
+ *   1. RGBA is composited onto background (RGB in [0, 1]): c = rgb a + bg (1 - a);
+ *   2. when lens distorts, the image is undistorted to the pinhole camera of the same size and
+ *      the same fx fy cx cy (k = {fx, fy, cx, cy}): each output pixel centre is mapped through
+ *      the distortion and the input is sampled there bilinearly; a sample outside the input
+ *      (or beyond the radius where the distortion stops being monotonic) is the background;
+ *   3. the result is resampled to out_width x out_height (no larger than the input) with an
+ *      area (box) filter: each output pixel is the exact area-weighted mean of the input
+ *      pixels its footprint covers.
+ * map: NULL, or cls__undistort_map of the same camera (views that share a camera share it).
+ * dst receives out_width * out_height * 3 bytes. Fails only when out of memory. */
+cls_status cls__image_prepare(const uint8_t *src, uint32_t width, uint32_t height, int channels, const double k[4],
+                              const cls__lens *lens, const float *map, const float background[3], uint8_t *dst,
+                              uint32_t out_width, uint32_t out_height, cls_error *err);
+/* Step 2's sampling positions for a width x height camera: per pixel the (u, v) to sample in
+ * the distorted photo, (-1, -1) for the background; width * height * 2 floats, malloc'd. NULL
+ * when out of memory. */
+float *cls__undistort_map(uint32_t width, uint32_t height, const double k[4], const cls__lens *lens);
 
 #endif

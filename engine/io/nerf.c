@@ -5,7 +5,9 @@
  * rotation's columns 1 and 2 are negated to get OpenCV axes, then inverted. Intrinsics may be
  * global or per frame (a frame's keys win): fl_x / fl_y, else camera_angle_x / camera_angle_y;
  * cx, cy default to the image centre; w, h default to the size in the image's header.
- * Distortion coefficients are accepted and ignored (the renderer is pinhole).
+ * Distortion coefficients (k1 k2 k3 k4 p1 p2, global or per frame) are ignored for the
+ * renderer, which is pinhole; the training dataset asks for them (a lens per frame) and
+ * undistorts the images.
  */
 #include "io/io_internal.h"
 
@@ -26,11 +28,55 @@ typedef struct nerf_intrinsics {
     int have[K_COUNT];
 } nerf_intrinsics;
 
+typedef enum nerf_dist_key { D_K1, D_K2, D_K3, D_K4, D_P1, D_P2, D_COUNT } nerf_dist_key;
+
+static const char *const nerf_dist_names[D_COUNT] = {"k1", "k2", "k3", "k4", "p1", "p2"};
+
+/* Distortion coefficients: the top level's, overlaid by a frame's. */
+typedef struct nerf_distortion {
+    double v[D_COUNT];
+} nerf_distortion;
+
 typedef struct nerf_ctx {
     const char *path;
     char *dir; /* the JSON's folder, "" when the path has none */
     cls_error inner; /* messages of the image-header reads, wrapped with the frame index */
+    int with_lens;   /* read the distortion keys */
 } nerf_ctx;
+
+static cls_status read_distortion(const nerf_ctx *c, const cJSON *obj, const char *where, nerf_distortion *d,
+                                  cls_error *err)
+{
+    for (int k = 0; k < D_COUNT; k++) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, nerf_dist_names[k]);
+        if (item == NULL)
+            continue;
+        if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
+            return cls__fail(err, CLS_ERROR_FORMAT, "%s: \"%s\"%s is not a finite number", c->path,
+                             nerf_dist_names[k], where);
+        d->v[k] = item->valuedouble;
+    }
+    return CLS_OK;
+}
+
+/* The lens of frame i; a non-zero k4 (the fourth fisheye coefficient) cannot be undistorted. */
+static cls_status frame_lens(const nerf_ctx *c, size_t i, const nerf_distortion *d, cls__lens *lens, cls_error *err)
+{
+    if (d->v[D_K4] != 0.0)
+        return cls__fail(err, CLS_ERROR_UNSUPPORTED,
+                         "%s: frame %zu: \"k4\" = %g is a fisheye coefficient, which cannot be undistorted here "
+                         "(supported: k1 k2 k3 p1 p2 of the OPENCV model)",
+                         c->path, i, d->v[D_K4]);
+    memset(lens, 0, sizeof *lens);
+    lens->k1 = d->v[D_K1];
+    lens->k2 = d->v[D_K2];
+    lens->k3 = d->v[D_K3];
+    lens->p1 = d->v[D_P1];
+    lens->p2 = d->v[D_P2];
+    lens->model = cls__lens_distorts(lens) ? "OPENCV" : "PINHOLE";
+    lens->source_id = (int64_t)i;
+    return CLS_OK;
+}
 
 /* Overlays the numeric intrinsics keys present in obj. `where` is "" or " of frame N". */
 static cls_status read_intrinsics(const nerf_ctx *c, const cJSON *obj, const char *where, nerf_intrinsics *in,
@@ -60,6 +106,11 @@ static cls_status check_camera_model(const nerf_ctx *c, const cJSON *obj, const 
     for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++)
         if (strcmp(m->valuestring, accepted[i]) == 0)
             return CLS_OK;
+    if (c->with_lens)
+        return cls__fail(err, CLS_ERROR_UNSUPPORTED,
+                         "%s: camera_model \"%s\"%s is not supported; only PINHOLE, SIMPLE_PINHOLE and OPENCV "
+                         "(k1 k2 k3 p1 p2) images can be undistorted here",
+                         c->path, m->valuestring, where);
     return cls__fail(err, CLS_ERROR_UNSUPPORTED,
                      "%s: camera_model \"%s\"%s is not supported; only pinhole cameras (PINHOLE, or OPENCV "
                      "treated as pinhole) can be rendered",
@@ -184,9 +235,11 @@ static cls_status set_intrinsics(const nerf_ctx *c, size_t i, const nerf_intrins
 }
 
 static cls_status read_frame(nerf_ctx *c, const cJSON *frame, size_t i, const nerf_intrinsics *global,
-                             cls__camera_list *list, cls_error *err)
+                             const nerf_distortion *global_dist, cls__camera_list *list, cls_error *err)
 {
     nerf_intrinsics in = *global;
+    nerf_distortion dist = *global_dist;
+    cls__lens lens;
     double c2w[3][4];
     char where[48];
     char *name = NULL;
@@ -206,26 +259,34 @@ static cls_status read_frame(nerf_ctx *c, const cJSON *frame, size_t i, const ne
         goto done;
     if ((st = set_intrinsics(c, i, &in, &cam, err)) != CLS_OK)
         goto done;
-    st = cls__camera_list_push(list, &cam, name, err);
+    if (c->with_lens && ((st = read_distortion(c, frame, where, &dist, err)) != CLS_OK ||
+                         (st = frame_lens(c, i, &dist, &lens, err)) != CLS_OK))
+        goto done;
+    st = cls__camera_list_push_lens(list, &cam, name, c->with_lens ? &lens : NULL, err);
 done:
     free(name);
     return st;
 }
 
-cls_status cls__nerf_read(const char *path, const cJSON *root, cls_camera_set *out, cls_error *err)
+cls_status cls__nerf_read(const char *path, const cJSON *root, cls_camera_set *out, cls__lens **lens,
+                          cls_error *err)
 {
     const cJSON *frames = cJSON_GetObjectItemCaseSensitive(root, "frames");
     const char *base = cls__path_basename(path);
     nerf_intrinsics global;
+    nerf_distortion global_dist;
     nerf_ctx c;
     cls__camera_list list;
     cls_status st;
     size_t i = 0;
     const cJSON *frame;
     memset(&global, 0, sizeof global);
+    memset(&global_dist, 0, sizeof global_dist);
     memset(&list, 0, sizeof list);
     memset(&c, 0, sizeof c);
     c.path = path;
+    c.with_lens = lens != NULL;
+    list.with_lens = lens != NULL;
     c.dir = malloc((size_t)(base - path) + 1);
     if (c.dir == NULL)
         return cls__fail(err, CLS_ERROR_OUT_OF_HOST_MEMORY, "%s: out of memory", path);
@@ -237,18 +298,22 @@ cls_status cls__nerf_read(const char *path, const cJSON *root, cls_camera_set *o
         goto done;
     }
     if ((st = check_camera_model(&c, root, "", err)) != CLS_OK ||
-        (st = read_intrinsics(&c, root, "", &global, err)) != CLS_OK)
+        (st = read_intrinsics(&c, root, "", &global, err)) != CLS_OK ||
+        (c.with_lens && (st = read_distortion(&c, root, "", &global_dist, err)) != CLS_OK))
         goto done;
     cJSON_ArrayForEach(frame, frames)
     {
-        if ((st = read_frame(&c, frame, i++, &global, &list, err)) != CLS_OK)
+        if ((st = read_frame(&c, frame, i++, &global, &global_dist, &list, err)) != CLS_OK)
             goto done;
     }
 done:
-    if (st == CLS_OK)
+    if (st == CLS_OK) {
         *out = list.set;
-    else
-        cls_cameras_free(&list.set);
+        if (lens != NULL)
+            *lens = list.lens;
+    } else {
+        cls__camera_list_free(&list);
+    }
     free(c.dir);
     return st;
 }
