@@ -19,5 +19,6 @@ ctest --test-dir build --output-on-failure
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLS_SANITIZE=ON
 cmake --build build-asan -j"$jobs"
 # CK_FORK=no: Check's forked children would exit without LeakSanitizer's report.
-CK_FORK=no ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/test/lsan.supp" UBSAN_OPTIONS=print_stacktrace=1 \
+# CLS_TEST_SMALL=1: the small problem sets, which run the same host code.
+CLS_TEST_SMALL=1 CK_FORK=no ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/test/lsan.supp" UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure --label-exclude oclgrind
