@@ -38,6 +38,10 @@
 #define CLS_DILATION 0.3f             /* low-pass filter added to the 2D covariance diagonal */
 #define CLS_AA_MIN_RATIO 2.5e-5f      /* floor of det ratio in antialiased mode (INRIA dr_aa) */
 #define CLS_EXTENT_SIGMAS 3.33f       /* largest extent in standard deviations (gsplat) */
+/* The rasterizers' row test skips a Gaussian for a tile row only when its largest alpha there
+ * is below 1/255 by this factor, so float rounding in the per-pixel sigma can never make a
+ * skipped pixel count. */
+#define CLS_ROW_TEST_MARGIN (1.0f + 1e-3f)
 
 /* The tile rectangle [x0, x1) x [y0, y1) of a Gaussian at (u, v) with per-axis radii
  * (rx, ry), in tiles. Used by the projection (to count tiles) and by the emission of (tile,

@@ -19,11 +19,6 @@
 #define CLS_WITH_DEPTH 0 /* also blend the depth into an expected-depth image */
 #endif
 
-/* The row test skips a Gaussian for a row only when its largest alpha there is below
- * 1/255 by this factor, so float rounding in the per-pixel sigma can never make a skipped
- * pixel count. */
-#define CLS_ROW_TEST_MARGIN (1.0f + 1e-3f)
-
 __kernel __attribute__((reqd_work_group_size(CLS_ITEMS_X, CLS_TILE, 1))) void
 rasterize(__global const uint *ranges, __global const uint *ids, __global const float2 *xy,
           __global const float4 *conic_opacity, __global const float *rgb, __global const float *depth, uint width,

@@ -51,6 +51,7 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
     __local float s_xy[2 * CLS_BWD_BATCH];
     __local float s_conic[4 * CLS_BWD_BATCH];
     __local float s_colour[4 * CLS_BWD_BATCH];
+    __local float s_row[2 * CLS_BWD_BATCH]; /* the forward's row test: (C - B^2/A) / 2, log(opacity * 255) */
     __local uint s_slot[CLS_BWD_BATCH];
     __local float s_part[CLS_BWD_BATCH * CLS_GRAD_VALUES * CLS_GROUP_ITEMS_BWD];
     __local int s_tile_last;
@@ -121,17 +122,28 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
             s_colour[4 * k + 1] = rgb[3 * g + 1];
             s_colour[4 * k + 2] = rgb[3 * g + 2];
             s_colour[4 * k + 3] = depth[g];
+            s_row[2 * k] = 0.5f * (co.z - co.y * co.y / co.x);
+            s_row[2 * k + 1] = log(co.w * 255.0f * CLS_ROW_TEST_MARGIN);
             s_slot[k] = cls_isect_slot(g, tile_x, tile_y, xy, radius, rank, offsets, tiles_x, tiles_y);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
         for (int k = (int)count - 1; k >= 0; k--) {
             const float2 m = vload2((uint)k, s_xy);
+            const float dy = m.y - py;
+            __local float *part = s_part + (uint)k * CLS_GRAD_VALUES * CLS_GROUP_ITEMS_BWD + lid;
+            /* The forward's exact row test: no pixel of this row has alpha >= 1/255 here, so
+             * the row contributes nothing and its state does not change. */
+            const float2 row = vload2((uint)k, s_row);
+            if (dy * dy * row.x > row.y) {
+                for (uint v = 0; v < CLS_GRAD_VALUES; v++)
+                    part[v * CLS_GROUP_ITEMS_BWD] = 0.0f;
+                continue;
+            }
             const float4 co = vload4((uint)k, s_conic);
             const float4 col = vload4((uint)k, s_colour);
             const int pos = (int)(base - start) + k + 1; /* 1-based, as in the forward */
             const vecf dx = m.x - px;
-            const float dy = m.y - py;
             const vecf sigma = dx * (0.5f * co.x * dx + co.y * dy) + 0.5f * co.z * dy * dy;
             const vecf gauss = exp(-sigma);
             const vecf raw_alpha = co.w * gauss;
@@ -150,7 +162,6 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
             const vecf d_u = d_sigma * (co.x * dx + co.y * dy);
             const vecf d_v = d_sigma * (co.y * dx + co.z * dy);
 
-            __local float *part = s_part + (uint)k * CLS_GRAD_VALUES * CLS_GROUP_ITEMS_BWD + lid;
             part[0 * CLS_GROUP_ITEMS_BWD] = HSUM(w * g_r);
             part[1 * CLS_GROUP_ITEMS_BWD] = HSUM(w * g_g);
             part[2 * CLS_GROUP_ITEMS_BWD] = HSUM(w * g_b);
