@@ -43,6 +43,22 @@
  * skipped pixel count. */
 #define CLS_ROW_TEST_MARGIN (1.0f + 1e-3f)
 
+/* Spherical-harmonics constants (3dgs-math.md section 3, INRIA's polynomial forms). */
+#define SH_C0 0.28209479177387814f
+#define SH_C1 0.4886025119029199f
+#define SH_C2_0 1.0925484305920792f
+#define SH_C2_1 -1.0925484305920792f
+#define SH_C2_2 0.31539156525252005f
+#define SH_C2_3 -1.0925484305920792f
+#define SH_C2_4 0.5462742152960396f
+#define SH_C3_0 -0.5900435899266435f
+#define SH_C3_1 2.890611442640554f
+#define SH_C3_2 -0.4570457994644658f
+#define SH_C3_3 0.3731763325901154f
+#define SH_C3_4 -0.4570457994644658f
+#define SH_C3_5 1.445305721320277f
+#define SH_C3_6 -0.5900435899266435f
+
 /* The tile rectangle [x0, x1) x [y0, y1) of a Gaussian at (u, v) with per-axis radii
  * (rx, ry), in tiles. Used by the projection (to count tiles) and by the emission of (tile,
  * Gaussian) pairs, so both agree exactly. A macro over scalars, not a function taking vectors:

@@ -18,20 +18,6 @@
 #endif
 #define CLS_GRAD_VALUES 12
 
-#define SH_C0 0.28209479177387814f
-#define SH_C1 0.4886025119029199f
-#define SH_C2_0 1.0925484305920792f
-#define SH_C2_1 -1.0925484305920792f
-#define SH_C2_2 0.31539156525252005f
-#define SH_C2_3 -1.0925484305920792f
-#define SH_C2_4 0.5462742152960396f
-#define SH_C3_0 -0.5900435899266435f
-#define SH_C3_1 2.890611442640554f
-#define SH_C3_2 -0.4570457994644658f
-#define SH_C3_3 0.3731763325901154f
-#define SH_C3_4 -0.4570457994644658f
-#define SH_C3_5 1.445305721320277f
-#define SH_C3_6 -0.5900435899266435f
 
 /* For basis k with value `b` and gradient (bx, by, bz) with respect to the direction:
  * dL/dsh[k] = b * g (per channel) and dL/dn += (g . sh[k]) * (bx, by, bz). */

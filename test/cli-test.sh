@@ -40,7 +40,12 @@ ok "render one view with alpha, depth, 16 bit, width" "$bin" render "$scene" --c
 [ -s "$tmp/one.png" ] && [ -s "$tmp/one.depth.pfm" ] || { echo "FAIL: one.png or one.depth.pfm missing"; failures=$((failures + 1)); }
 ok "convert to splat" "$bin" convert "$scene" "$tmp/scene.splat"
 ok "render the splat" "$bin" render "$tmp/scene.splat" --cameras "$cams" --out "$tmp/splat.png"
+ok "grad against a render of another view" "$bin" grad "$scene" --cameras "$cams" --index 2 \
+    --target "$tmp/renders/fruit_drops_01.png" --out "$tmp/grads.ply"
+[ -s "$tmp/grads.ply" ] || { echo "FAIL: grads.ply missing"; failures=$((failures + 1)); }
+ok "train help" "$bin" train --help
 ok "bench render" "$bin" bench render "$scene" --cameras "$cams" --repeats 2 --warmup 1
+ok "bench grad" "$bin" bench grad "$scene" --cameras "$cams" --repeats 2 --warmup 1
 ok "bench sort" "$bin" bench sort --count 100000 --bits 13 --repeats 2
 
 fails "unknown command" "unknown command" "$bin" frobnicate
@@ -58,6 +63,11 @@ fails "malformed ply" "bad.ply" "$bin" info "$tmp/bad.ply"
 fails "convert to unknown extension" "scene.xyz" "$bin" convert "$scene" "$tmp/scene.xyz"
 fails "output folder missing" "no_dir" "$bin" render "$scene" --cameras "$cams" --out "$tmp/no_dir/x.png"
 [ ! -e "$tmp/no_dir" ] || { echo "FAIL: a failed write created files"; failures=$((failures + 1)); }
+fails "grad without target" "--target IMAGE is required" "$bin" grad "$scene" --cameras "$cams" --out "$tmp/g.ply"
+fails "grad target missing" "no-such.png" "$bin" grad "$scene" --cameras "$cams" --target "$tmp/no-such.png" --out "$tmp/g.ply"
+fails "train without out" "--out DIR is required" "$bin" train "$src/sample"
+fails "train bad downscale" "--downscale" "$bin" train "$src/sample" --out "$tmp/t" --downscale 3
+fails "train on a folder without data" "sample" "$bin" train "$src/sample" --out "$tmp/t" --iters 1
 echo '{"frames": [' > "$tmp/broken.json"
 fails "broken json" "broken.json" "$bin" render "$scene" --cameras "$tmp/broken.json"
 
