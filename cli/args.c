@@ -98,7 +98,7 @@ int cli_open_context(const cli_device_options *opts, cls_context **ctx)
     cls_context_desc desc = {
         .device = opts->device,
         .enable_profiling = opts->profiling,
-        .log = {.fn = stderr_log, .level = opts->verbose ? CLS_LOG_DEBUG : CLS_LOG_WARN},
+        .log = {.fn = stderr_log, .level = opts->verbose ? CLS_LOG_INFO : CLS_LOG_WARN},
     };
     cls_status st = cls_context_create(&desc, ctx);
     if (st != CLS_OK) {
