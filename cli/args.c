@@ -107,12 +107,7 @@ int cli_open_context(const cli_device_options *opts, cls_context **ctx)
         *ctx = NULL;
         return 0;
     }
-    if (opts->verbose) {
-        const cls_device_info *d = cls_context_device(*ctx);
-        fprintf(stderr, "clsplat: device %d: %s / %s (driver %s)\n", d->device_index, d->platform_name, d->name,
-                d->driver_version);
-    }
-    return 1;
+    return 1; /* with -v the library's info log has named the device */
 }
 
 int cli_wants_help(int argc, char **argv)
