@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +31,16 @@ static void train_usage(void)
            "  --device D           OpenCL device index or name\n"
            "  --quiet              no progress output\n"
            "  -v, --verbose        device and file details\n\n"
-           "Not yet: checkpoints and --resume.\n");
+           "  --save-every N       write DIR/checkpoint.bin every N steps (atomically)\n"
+           "  --resume CHECKPOINT  continue a run from its checkpoint (its options and state take\n"
+           "                       over; --iters is the total the run goes to); the result equals an\n"
+           "                       uninterrupted run's, byte for byte\n\n"
+           "Ctrl-C writes DIR/checkpoint.bin and stops cleanly (resume with --resume).\n");
 }
 
 typedef struct train_options {
-    const char *dataset, *out;
-    uint32_t iters, downscale, max_width, sh_degree, seed, max_gaussians;
+    const char *dataset, *out, *resume;
+    uint32_t iters, downscale, max_width, sh_degree, seed, max_gaussians, save_every;
     int eval, quiet, antialiased, has_sh, no_densify;
     float background[3];
     cli_device_options dev;
@@ -44,7 +49,7 @@ typedef struct train_options {
 static int parse(int argc, char **argv, train_options *o)
 {
     enum { OPT_OUT = 256, OPT_ITERS, OPT_DOWN, OPT_MAXW, OPT_EVAL, OPT_SH, OPT_BG, OPT_SEED, OPT_AA, OPT_DEVICE,
-           OPT_QUIET, OPT_MAXG, OPT_NODENSE };
+           OPT_QUIET, OPT_MAXG, OPT_NODENSE, OPT_SAVE, OPT_RESUME };
     static const struct option options[] = {
         {"out", required_argument, 0, OPT_OUT},       {"iters", required_argument, 0, OPT_ITERS},
         {"downscale", required_argument, 0, OPT_DOWN}, {"max-width", required_argument, 0, OPT_MAXW},
@@ -53,6 +58,7 @@ static int parse(int argc, char **argv, train_options *o)
         {"antialiased", no_argument, 0, OPT_AA},       {"device", required_argument, 0, OPT_DEVICE},
         {"quiet", no_argument, 0, OPT_QUIET},          {"verbose", no_argument, 0, 'v'},
         {"max-gaussians", required_argument, 0, OPT_MAXG}, {"no-densify", no_argument, 0, OPT_NODENSE},
+        {"save-every", required_argument, 0, OPT_SAVE},    {"resume", required_argument, 0, OPT_RESUME},
         {0, 0, 0, 0}};
     o->iters = 30000;
     opterr = 0;
@@ -82,6 +88,8 @@ static int parse(int argc, char **argv, train_options *o)
         case OPT_QUIET: o->quiet = 1; break;
         case OPT_MAXG: ok = cli_parse_u32("--max-gaussians", optarg, 1, 100000000, &o->max_gaussians); break;
         case OPT_NODENSE: o->no_densify = 1; break;
+        case OPT_SAVE: ok = cli_parse_u32("--save-every", optarg, 1, 10000000, &o->save_every); break;
+        case OPT_RESUME: o->resume = optarg; break;
         case 'v': o->dev.verbose = 1; break;
         default:
             cli_error("train: unknown or incomplete option '%s' (clsplat train --help)", argv[optind - 1]);
@@ -100,6 +108,27 @@ static int parse(int argc, char **argv, train_options *o)
         return 0;
     }
     return 1;
+}
+
+/* Set by SIGINT: the loop writes a checkpoint and stops after the current step. */
+static volatile sig_atomic_t interrupted = 0;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static int save_checkpoint(cls_trainer *t, cls_context *ctx, const char *dir, int quiet)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+    cls_status st = cls_trainer_save_checkpoint(t, path);
+    if (st != CLS_OK)
+        return cli_status_error(st, "writing the checkpoint", cls_context_errmsg(ctx));
+    if (!quiet)
+        printf("%swrote %s at step %u\n", isatty(fileno(stdout)) ? "\n" : "", path, cls_trainer_step_count(t));
+    return 0;
 }
 
 static double now_s(void)
@@ -250,10 +279,23 @@ int cmd_train(int argc, char **argv)
         cli_status_error(st, "preparing the training", cls_context_errmsg(ctx));
         goto done;
     }
+    if (o.resume != NULL) {
+        st = cls_trainer_load_checkpoint(trainer, o.resume);
+        if (st != CLS_OK) {
+            cli_status_error(st, "resuming", cls_context_errmsg(ctx));
+            goto done;
+        }
+        if (!o.quiet)
+            printf("resumed %s at step %u\n", o.resume, cls_trainer_step_count(trainer));
+    }
     const int tty = isatty(fileno(stdout));
     const uint32_t report_every = tty ? 10 : (o.iters >= 100 ? o.iters / 20 : 1);
+    struct sigaction action = {.sa_handler = on_interrupt}, previous;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &previous);
     double start = now_s();
-    for (uint32_t i = 1; i <= o.iters; i++) {
+    const uint32_t first = cls_trainer_step_count(trainer) + 1;
+    for (uint32_t i = first; i <= o.iters; i++) {
         cls_train_stats stats;
         const int report = !o.quiet && (i % report_every == 0 || i == o.iters);
         st = cls_trainer_step(trainer, report ? &stats : NULL);
@@ -262,14 +304,26 @@ int cmd_train(int argc, char **argv)
             goto done;
         }
         if (report) {
-            const double elapsed = now_s() - start, rate = (double)i / elapsed;
+            const double elapsed = now_s() - start, rate = (double)(i - first + 1) / elapsed;
             printf("%sstep %u/%u  loss %.4f  (L1 %.4f, 1-SSIM %.4f)  %u Gaussians  SH %d  %.1f it/s  ETA %.0f s%s",
                    tty ? "\r" : "", i, o.iters, stats.loss, stats.l1, stats.dssim, stats.gaussians, stats.sh_degree,
                    rate, (double)(o.iters - i) / rate, tty ? "   " : "\n");
             fflush(stdout);
         }
+        if ((o.save_every && i % o.save_every == 0 && i < o.iters) || interrupted) {
+            if (save_checkpoint(trainer, ctx, o.out, o.quiet) != 0)
+                goto done;
+            if (interrupted) {
+                printf("interrupted: resume with --resume %s/checkpoint.bin\n", o.out);
+                sigaction(SIGINT, &previous, NULL);
+                rc = 130;
+                goto done;
+            }
+        }
     }
+    sigaction(SIGINT, &previous, NULL);
     const double train_seconds = now_s() - start;
+    const uint32_t steps_run = o.iters >= first ? o.iters - first + 1 : 0;
     if (!o.quiet && tty)
         printf("\n");
     char path[4096];
@@ -283,8 +337,8 @@ int cmd_train(int argc, char **argv)
     if (write_cameras(ds, path) != 0)
         goto done;
     if (!o.quiet)
-        printf("trained %u steps in %.1f s (%.1f ms per step); wrote %s/scene.ply and cameras.json\n", o.iters,
-               train_seconds, 1e3 * train_seconds / o.iters, o.out);
+        printf("trained %u steps in %.1f s (%.1f ms per step); wrote %s/scene.ply and cameras.json\n",
+               steps_run, train_seconds, 1e3 * train_seconds / (steps_run ? steps_run : 1), o.out);
     if (o.eval && evaluate(trainer, ds, o.out, train_seconds) != 0)
         goto done;
     rc = 0;

@@ -465,6 +465,12 @@ CLS_API cls_status cls_trainer_step(cls_trainer *t, cls_train_stats *stats);
  * (dB) and mean SSIM; optionally the render (interleaved RGB, width*height*3). */
 CLS_API cls_status cls_trainer_evaluate(cls_trainer *t, cls_split split, size_t i, float *psnr, float *ssim,
                                         float *rgb);
+/* Writes the whole training state (options, step, random generator, camera order, Gaussians,
+ * Adam moments, densification statistics) to path, atomically. */
+CLS_API cls_status cls_trainer_save_checkpoint(cls_trainer *t, const char *path);
+/* Replaces the trainer's state (options included) with a checkpoint's: the run continues
+ * exactly as the one that wrote it would have. The dataset must have the same training views. */
+CLS_API cls_status cls_trainer_load_checkpoint(cls_trainer *t, const char *path);
 /* NULL is a no-op. */
 CLS_API void cls_trainer_destroy(cls_trainer *t);
 /* The scene being trained (owned by the trainer): render, save or download it. */

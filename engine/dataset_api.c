@@ -48,3 +48,21 @@ cls_status cls_trainer_evaluate(cls_trainer *t, cls_split split, size_t i, float
         return CLS_ERROR_INVALID_ARGUMENT;
     return cls__trainer_evaluate_view(t, split, i, psnr, ssim, rgb);
 }
+
+cls_status cls_trainer_save_checkpoint(cls_trainer *t, const char *path)
+{
+    if (t == NULL)
+        return CLS_ERROR_INVALID_ARGUMENT;
+    cls__ctx_clear(t->ctx);
+    CLS__CHECK_ARG(t->ctx, path != NULL);
+    return cls__trainer_save_checkpoint(t, path);
+}
+
+cls_status cls_trainer_load_checkpoint(cls_trainer *t, const char *path)
+{
+    if (t == NULL)
+        return CLS_ERROR_INVALID_ARGUMENT;
+    cls__ctx_clear(t->ctx);
+    CLS__CHECK_ARG(t->ctx, path != NULL);
+    return cls__trainer_load_checkpoint(t, path);
+}

@@ -49,32 +49,8 @@
 #define CLS_PRUNE_WORLD_SIZE 0.1f
 #define CLS_RESET_OPACITY 0.01f
 
-enum { GROUP_MEANS, GROUP_SCALES, GROUP_QUATS, GROUP_OPACITY, GROUP_SH, GROUP_COUNT };
-
-struct cls_trainer {
-    cls_context *ctx;
-    const cls__dataset *data;
-    cls_trainer_desc desc;
-    cls_scene *scene;
-    cls_frame *frame;
-    cls_grads *grads;
-    cls__loss loss;
-    cl_kernel adam, adam_sh;
-    cl_kernel densify_stats, densify_plan, densify_apply, opacity_reset;
-    cls__scan scan;
-    clh_buffer grad_accum, denom, plan, counts, offsets, total; /* densification state */
-    clh_buffer moments[GROUP_COUNT][2]; /* Adam m and v per group */
-    clh_buffer target;                  /* the current view's photo, uint8 RGB */
-    clh_buffer loss_values;             /* L, L1, 1 - SSIM */
-    float extent;                       /* scene radius (INRIA cameras_extent) */
-    uint32_t step;
-    uint64_t rng;
-    uint32_t *order; /* permutation of the training views */
-    size_t order_left, views;
-};
-
 /* xorshift64*: the trainer's only source of randomness (seeded). */
-static uint64_t rng_next(uint64_t *s)
+uint64_t cls__trainer_rng_next(uint64_t *s)
 {
     *s ^= *s >> 12;
     *s ^= *s << 25;
@@ -82,7 +58,7 @@ static uint64_t rng_next(uint64_t *s)
     return *s * 2685821657736338717ull;
 }
 
-static float rng_uniform(uint64_t *s) { return (float)((rng_next(s) >> 40) * (1.0 / 16777216.0)); }
+static float rng_uniform(uint64_t *s) { return (float)((cls__trainer_rng_next(s) >> 40) * (1.0 / 16777216.0)); }
 
 cls_trainer_desc cls_trainer_desc_defaults(const cls_trainer_desc *desc)
 {
@@ -415,7 +391,7 @@ static size_t next_view(cls_trainer *t)
             t->order[i] = (uint32_t)i;
         t->order_left = t->views;
     }
-    const size_t pick = (size_t)(rng_next(&t->rng) % t->order_left);
+    const size_t pick = (size_t)(cls__trainer_rng_next(&t->rng) % t->order_left);
     const uint32_t view = t->order[pick];
     t->order[pick] = t->order[--t->order_left];
     return view;

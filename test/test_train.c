@@ -127,26 +127,54 @@ START_TEST(test_training_fits_the_views)
 }
 END_TEST
 
-/* Same dataset, options and seed: bit-identical trained parameters. */
-START_TEST(test_training_is_deterministic)
+/* Same dataset, options and seed: bit-identical trained parameters, also when the run is
+ * stopped half way, checkpointed, and resumed in a new context from the file. */
+static void train_run(const cls_dataset *ds, int split, cls_gaussians *out)
+{
+    const int steps = 600, half = 300;
+    /* Past step 500 so that a densification (clone, split with random children, prune) is included. */
+    cls_trainer_desc desc = {.iterations = steps, .seed = 99, .random_points = 1500, .sh_degree = 1};
+    cls_context *ctx = open_context();
+    cls_trainer *t = NULL;
+    ck_assert_int_eq(cls_trainer_create(ctx, ds, &desc, &t), CLS_OK);
+    for (int i = 0; i < (split ? half : steps); i++)
+        ck_assert_msg(cls_trainer_step(t, NULL) == CLS_OK, "%s", cls_context_errmsg(ctx));
+    if (split) {
+        const char *path = CLS_TEST_TMP_DIR "/train_checkpoint.bin";
+        ck_assert_msg(cls_trainer_save_checkpoint(t, path) == CLS_OK, "%s", cls_context_errmsg(ctx));
+        cls_trainer_destroy(t);
+        cls_context_destroy(ctx);
+        /* A fresh context and a trainer created with other options: the checkpoint decides. */
+        ctx = open_context();
+        cls_trainer_desc other = {.iterations = 5, .seed = 1, .random_points = 100, .sh_degree = 1};
+        ck_assert_int_eq(cls_trainer_create(ctx, ds, &other, &t), CLS_OK);
+        ck_assert_msg(cls_trainer_load_checkpoint(t, path) == CLS_OK, "%s", cls_context_errmsg(ctx));
+        ck_assert_uint_eq(cls_trainer_step_count(t), half);
+        for (int i = half; i < steps; i++)
+            ck_assert_msg(cls_trainer_step(t, NULL) == CLS_OK, "%s", cls_context_errmsg(ctx));
+        /* A damaged checkpoint is refused with a message, and the trainer is left usable. */
+        FILE *f = fopen(path, "r+b");
+        ck_assert_ptr_nonnull(f);
+        fseek(f, 100, SEEK_SET);
+        fputc(0x5a, f);
+        fclose(f);
+        ck_assert_int_eq(cls_trainer_load_checkpoint(t, path), CLS_ERROR_FORMAT);
+        ck_assert_ptr_nonnull(strstr(cls_context_errmsg(ctx), "corrupt"));
+    }
+    ck_assert_int_eq(cls_scene_download(cls_trainer_scene(t), out), CLS_OK);
+    cls_trainer_destroy(t);
+    cls_context_destroy(ctx);
+}
+
+START_TEST(test_training_is_deterministic_and_resumable)
 {
     make_dataset();
     cls_dataset *ds = NULL;
     cls_error err = {0};
     ck_assert_msg(cls_dataset_load(DATA_DIR, NULL, &ds, &err) == CLS_OK, "%s", err.message);
     cls_gaussians runs[2] = {{0}, {0}};
-    for (int r = 0; r < 2; r++) {
-        cls_context *ctx = open_context();
-        cls_trainer *t = NULL;
-        /* Past step 500 so that a densification (clone, split with random children, prune) is included. */
-        cls_trainer_desc desc = {.iterations = 600, .seed = 99, .random_points = 1500, .sh_degree = 1};
-        ck_assert_int_eq(cls_trainer_create(ctx, ds, &desc, &t), CLS_OK);
-        for (int i = 0; i < 600; i++)
-            ck_assert_msg(cls_trainer_step(t, NULL) == CLS_OK, "%s", cls_context_errmsg(ctx));
-        ck_assert_int_eq(cls_scene_download(cls_trainer_scene(t), &runs[r]), CLS_OK);
-        cls_trainer_destroy(t);
-        cls_context_destroy(ctx);
-    }
+    train_run(ds, 0, &runs[0]);
+    train_run(ds, 1, &runs[1]);
     ck_assert_uint_eq(runs[0].count, runs[1].count);
     ck_assert_uint_ne(runs[0].count, 1500); /* densification changed the set */
     const size_t n = runs[0].count, k = (size_t)cls_sh_coeff_count(runs[0].sh_degree);
@@ -169,7 +197,7 @@ int main(void)
     const char *small = getenv("CLS_TEST_SMALL");
     tcase_add_test(tc, test_training_fits_the_views);
     if (small == NULL || small[0] != '1')
-        tcase_add_test(tc, test_training_is_deterministic);
+        tcase_add_test(tc, test_training_is_deterministic_and_resumable);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
