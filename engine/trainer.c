@@ -10,16 +10,15 @@
  * resulting counts and one kernel writing the new parameters and Adam moments; opacity reset
  * every 3000 steps. As in the reference, a densification step takes no Adam update.
  *
- * Not yet here (see the project's issue on training): checkpoints, kNN scales on the device
- * (computed on the host with a grid today). */
+ * Checkpoints are in checkpoint.c; the initial scales' nearest-neighbour search in knn.c. */
 #include "trainer.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adam.h"
+#include "knn.h"
 #include "frame.h"
 #include "loss.h"
 #include "scan.h"
@@ -76,114 +75,6 @@ cls_trainer_desc cls_trainer_desc_defaults(const cls_trainer_desc *desc)
 
 /* ---- initialisation ------------------------------------------------------------------------ */
 
-/* Mean squared distance to the 3 nearest other points, for every point, with a uniform grid
- * of about 2 points per cell searched in growing shells: exact, O(n) for ordinary clouds. */
-typedef struct knn_grid {
-    float lo[3], cell;
-    int dim[3];
-    uint32_t *start, *items; /* counting-sort layout: items of cell c are items[start[c] .. start[c+1]) */
-} knn_grid;
-
-static int grid_cell_of(const knn_grid *g, const float *p, int axis)
-{
-    int c = (int)floorf((p[axis] - g->lo[axis]) / g->cell);
-    return c < 0 ? 0 : (c >= g->dim[axis] ? g->dim[axis] - 1 : c);
-}
-
-static int knn_build(knn_grid *g, const float *xyz, size_t n)
-{
-    float hi[3] = {-FLT_MAX, -FLT_MAX, -FLT_MAX};
-    for (int a = 0; a < 3; a++)
-        g->lo[a] = FLT_MAX;
-    for (size_t i = 0; i < n; i++)
-        for (int a = 0; a < 3; a++) {
-            g->lo[a] = fminf(g->lo[a], xyz[i * 3 + (size_t)a]);
-            hi[a] = fmaxf(hi[a], xyz[i * 3 + (size_t)a]);
-        }
-    double volume = 1.0;
-    for (int a = 0; a < 3; a++)
-        volume *= fmax((double)(hi[a] - g->lo[a]), 1e-6);
-    g->cell = (float)cbrt(volume * 2.0 / (double)n);
-    size_t cells = 1;
-    for (int a = 0; a < 3; a++) {
-        double d = ceil((double)(hi[a] - g->lo[a]) / g->cell) + 1.0;
-        g->dim[a] = (int)fmin(d, 1024.0);
-        cells *= (size_t)g->dim[a];
-    }
-    g->start = calloc(cells + 1, sizeof *g->start);
-    g->items = malloc(n * sizeof *g->items);
-    if (g->start == NULL || g->items == NULL)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        const float *p = xyz + i * 3;
-        size_t c = ((size_t)grid_cell_of(g, p, 2) * (size_t)g->dim[1] + (size_t)grid_cell_of(g, p, 1)) * (size_t)g->dim[0] +
-                   (size_t)grid_cell_of(g, p, 0);
-        g->start[c + 1]++;
-    }
-    for (size_t c = 0; c < cells; c++)
-        g->start[c + 1] += g->start[c];
-    uint32_t *fill = malloc(cells * sizeof *fill);
-    if (fill == NULL)
-        return 0;
-    memcpy(fill, g->start, cells * sizeof *fill);
-    for (size_t i = 0; i < n; i++) {
-        const float *p = xyz + i * 3;
-        size_t c = ((size_t)grid_cell_of(g, p, 2) * (size_t)g->dim[1] + (size_t)grid_cell_of(g, p, 1)) * (size_t)g->dim[0] +
-                   (size_t)grid_cell_of(g, p, 0);
-        g->items[fill[c]++] = (uint32_t)i;
-    }
-    free(fill);
-    return 1;
-}
-
-static float knn_mean_sq3(const knn_grid *g, const float *xyz, size_t i)
-{
-    const float *p = xyz + i * 3;
-    float best[3] = {FLT_MAX, FLT_MAX, FLT_MAX};
-    const int c[3] = {grid_cell_of(g, p, 0), grid_cell_of(g, p, 1), grid_cell_of(g, p, 2)};
-    for (int r = 0; r < 1024; r++) {
-        /* Points in shell r are at least (r - 1) cells away: stop once that beats the 3rd best. */
-        const float reach = (float)(r - 1) * g->cell;
-        if (r > 1 && reach > 0.0f && reach * reach > best[2])
-            break;
-        for (int z = c[2] - r; z <= c[2] + r; z++)
-            for (int y = c[1] - r; y <= c[1] + r; y++)
-                for (int x = c[0] - r; x <= c[0] + r; x++) {
-                    if (abs(x - c[0]) != r && abs(y - c[1]) != r && abs(z - c[2]) != r)
-                        continue; /* interior: searched in an earlier shell */
-                    if (x < 0 || y < 0 || z < 0 || x >= g->dim[0] || y >= g->dim[1] || z >= g->dim[2])
-                        continue;
-                    const size_t cell = ((size_t)z * (size_t)g->dim[1] + (size_t)y) * (size_t)g->dim[0] + (size_t)x;
-                    for (uint32_t k = g->start[cell]; k < g->start[cell + 1]; k++) {
-                        const uint32_t j = g->items[k];
-                        if (j == i)
-                            continue;
-                        const float *q = xyz + (size_t)j * 3;
-                        const float d = (p[0] - q[0]) * (p[0] - q[0]) + (p[1] - q[1]) * (p[1] - q[1]) +
-                                        (p[2] - q[2]) * (p[2] - q[2]);
-                        if (d < best[2]) {
-                            best[2] = d;
-                            for (int b = 2; b > 0 && best[b] < best[b - 1]; b--) {
-                                const float t = best[b];
-                                best[b] = best[b - 1];
-                                best[b - 1] = t;
-                            }
-                        }
-                    }
-                }
-        if (r >= g->dim[0] && r >= g->dim[1] && r >= g->dim[2])
-            break;
-    }
-    float sum = 0.0f;
-    int found = 0;
-    for (int b = 0; b < 3; b++)
-        if (best[b] < FLT_MAX) {
-            sum += best[b];
-            found++;
-        }
-    return found ? sum / (float)found : 1e-7f;
-}
-
 /* Gaussians at the SfM points, or random points in the cameras' view when there are none
  * (the reference's synthetic-scene initialisation). */
 static cls_status initial_gaussians(cls_trainer *t, cls_gaussians *g)
@@ -223,21 +114,21 @@ static cls_status initial_gaussians(cls_trainer *t, cls_gaussians *g)
         free(random_rgb);
         return cls__ctx_fail(ctx, st, "%s", err.message);
     }
-    knn_grid grid = {0};
-    if (!knn_build(&grid, xyz, n)) {
-        free(grid.start);
-        free(grid.items);
+    float *dist2 = malloc(n * sizeof *dist2);
+    st = dist2 != NULL ? cls__knn_mean_sq3(ctx, xyz, n, dist2)
+                       : cls__ctx_fail(ctx, CLS_ERROR_OUT_OF_HOST_MEMORY, "out of memory for %zu distances", n);
+    if (st != CLS_OK) {
+        free(dist2);
         free(random_xyz);
         free(random_rgb);
         cls_gaussians_free(g);
-        return cls__ctx_fail(ctx, CLS_ERROR_OUT_OF_HOST_MEMORY, "out of memory for the nearest-neighbour grid");
+        return st;
     }
     const size_t k = (size_t)cls_sh_coeff_count(g->sh_degree);
     const float opacity_logit = logf(CLS_INIT_OPACITY / (1.0f - CLS_INIT_OPACITY));
     for (size_t i = 0; i < n; i++) {
         memcpy(&g->means[i * 3], &xyz[i * 3], 3 * sizeof(float));
-        const float dist2 = fmaxf(knn_mean_sq3(&grid, xyz, i), 1e-7f);
-        const float log_scale = logf(sqrtf(dist2));
+        const float log_scale = logf(sqrtf(dist2[i]));
         for (int a = 0; a < 3; a++) {
             g->log_scales[i * 3 + (size_t)a] = log_scale;
             g->sh[i * k * 3 + (size_t)a] = ((float)rgb[i * 3 + (size_t)a] / 255.0f - 0.5f) / CLS_SH_C0;
@@ -245,8 +136,7 @@ static cls_status initial_gaussians(cls_trainer *t, cls_gaussians *g)
         g->quats[i * 4] = 1.0f;
         g->opacity_logits[i] = opacity_logit;
     }
-    free(grid.start);
-    free(grid.items);
+    free(dist2);
     free(random_xyz);
     free(random_rgb);
     return CLS_OK;
