@@ -75,6 +75,45 @@ cls_trainer_desc cls_trainer_desc_defaults(const cls_trainer_desc *desc)
 
 /* ---- initialisation ------------------------------------------------------------------------ */
 
+/* The point closest (least squares) to every training camera's optical axis: where the
+ * cameras look. Left unchanged when the axes are (nearly) parallel. */
+static void look_at_centre(const cls_trainer *t, float centre[3])
+{
+    double a[9] = {0}, b[3] = {0};
+    for (size_t v = 0; v < t->views; v++) {
+        cls_camera cam;
+        if (cls__dataset_view(t->data, CLS_SPLIT_TRAIN, v, &cam, NULL, NULL, NULL) != CLS_OK)
+            return;
+        const float *R = cam.rotation, *tr = cam.translation;
+        double c[3], d[3] = {R[6], R[7], R[8]}; /* centre -R^T t and forward axis (third row) */
+        for (int j = 0; j < 3; j++)
+            c[j] = -(R[j] * tr[0] + R[3 + j] * tr[1] + R[6 + j] * tr[2]);
+        for (int r = 0; r < 3; r++)
+            for (int k = 0; k < 3; k++) {
+                const double p = (r == k ? 1.0 : 0.0) - d[r] * d[k]; /* I - d d^T */
+                a[r * 3 + k] += p;
+                b[r] += p * c[k];
+            }
+    }
+    /* Solve a x = b by Cramer's rule (a is symmetric positive semi-definite). */
+    const double det = a[0] * (a[4] * a[8] - a[5] * a[7]) - a[1] * (a[3] * a[8] - a[5] * a[6]) +
+                       a[2] * (a[3] * a[7] - a[4] * a[6]);
+    const double trace = a[0] + a[4] + a[8];
+    if (!(fabs(det) > 1e-6 * trace * trace * trace))
+        return;
+    double x[3];
+    for (int col = 0; col < 3; col++) {
+        double m[9];
+        memcpy(m, a, sizeof m);
+        for (int r = 0; r < 3; r++)
+            m[r * 3 + col] = b[r];
+        x[col] = (m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) +
+                  m[2] * (m[3] * m[7] - m[4] * m[6])) / det;
+    }
+    for (int j = 0; j < 3; j++)
+        centre[j] = (float)x[j];
+}
+
 /* Gaussians at the SfM points, or random points in the cameras' view when there are none
  * (the reference's synthetic-scene initialisation). */
 static cls_status initial_gaussians(cls_trainer *t, cls_gaussians *g)
@@ -88,9 +127,11 @@ static cls_status initial_gaussians(cls_trainer *t, cls_gaussians *g)
     uint8_t *random_rgb = NULL;
     if (n == 0) {
         /* INRIA: 100k points uniform in [-1.3, 1.3]^3 for the Blender scenes, whose cameras sit
-         * at distance ~4 (extent 4.4): the same cube relative to the extent, about its centre. */
+         * at distance ~4 (extent 4.4) looking at the origin: the same cube relative to the
+         * extent, about the point the cameras look at. */
         float centre[3], radius;
         cls__dataset_extent(t->data, centre, &radius);
+        look_at_centre(t, centre);
         n = t->desc.random_points;
         random_xyz = malloc(n * 3 * sizeof(float));
         random_rgb = malloc(n * 3);
