@@ -43,6 +43,20 @@ int cmd_grad(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
+/* Evaluation report (cli/report.c): renders every view of `split`, writes dir/test/<image>.png
+ * (render | photo) and dir/metrics.json (per view and mean PSNR and SSIM, Gaussian count, peak
+ * device memory and host RSS, and the training figures when `extra` is given). */
+typedef struct cli_report_extra {
+    uint32_t steps;
+    double train_seconds;
+} cli_report_extra;
+int cli_evaluate_report(cls_context *ctx, cls_scene *scene, const cls_dataset *ds, cls_split split,
+                        const cls_render_desc *desc, const char *dir, const cli_report_extra *extra);
+/* The process's peak resident memory in bytes (0 when unknown). */
+size_t cli_peak_rss_bytes(void);
+
+int cmd_eval(int argc, char **argv);
+
 /* Whether argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);
 

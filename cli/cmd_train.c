@@ -170,76 +170,6 @@ done:
     return rc;
 }
 
-/* PSNR/SSIM of every test view, side-by-side renders, and metrics.json (written atomically). */
-static int evaluate(cls_trainer *t, const cls_dataset *ds, const char *dir, double train_seconds)
-{
-    const size_t n = cls_dataset_count(ds, CLS_SPLIT_TEST);
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/test", dir);
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return cli_error("cannot create %s: %s", path, strerror(errno));
-    snprintf(path, sizeof path, "%s/metrics.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
-        return cli_error("cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"views\": [\n");
-    double sum_psnr = 0.0, sum_ssim = 0.0;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        cls_camera cam;
-        const uint8_t *photo = NULL;
-        const char *name = NULL;
-        cls_error err = {0};
-        if (cls_dataset_view(ds, CLS_SPLIT_TEST, i, &cam, &photo, &name, &err) != CLS_OK) {
-            rc = cli_error("%s", err.message);
-            break;
-        }
-        const size_t w = cam.width, h = cam.height;
-        float *render = malloc(w * h * 3 * sizeof(float)), *pair = malloc(2 * w * h * 3 * sizeof(float));
-        float psnr = 0.0f, ssim = 0.0f;
-        cls_status st = (render && pair) ? cls_trainer_evaluate(t, CLS_SPLIT_TEST, i, &psnr, &ssim, render)
-                                         : CLS_ERROR_OUT_OF_HOST_MEMORY;
-        if (st == CLS_OK) {
-            for (size_t y = 0; y < h; y++)
-                for (size_t x = 0; x < w; x++)
-                    for (size_t c = 0; c < 3; c++) {
-                        pair[(y * 2 * w + x) * 3 + c] = render[(y * w + x) * 3 + c];
-                        pair[(y * 2 * w + w + x) * 3 + c] = (float)photo[(y * w + x) * 3 + c] / 255.0f;
-                    }
-            const char *base = strrchr(name, '/');
-            base = base ? base + 1 : name;
-            const char *dot = strrchr(base, '.');
-            snprintf(path, sizeof path, "%s/test/%.*s.png", dir, (int)(dot && dot != base ? dot - base : (long)strlen(base)),
-                     base);
-            st = cls_image_write_png(path, pair, (uint32_t)(2 * w), (uint32_t)h, 3, 8, &err);
-            if (st != CLS_OK)
-                rc = cli_status_error(st, "writing a test render", err.message);
-        } else {
-            rc = cli_status_error(st, "evaluating", "");
-        }
-        free(render);
-        free(pair);
-        fprintf(f, "    {\"image\": \"%s\", \"psnr\": %.4f, \"ssim\": %.5f}%s\n", name, psnr, ssim,
-                i + 1 < n ? "," : "");
-        sum_psnr += psnr;
-        sum_ssim += ssim;
-    }
-    fprintf(f, "  ],\n  \"mean_psnr\": %.4f,\n  \"mean_ssim\": %.5f,\n  \"test_views\": %zu,\n",
-            n ? sum_psnr / (double)n : 0.0, n ? sum_ssim / (double)n : 0.0, n);
-    fprintf(f, "  \"gaussians\": %zu,\n  \"steps\": %u,\n  \"train_seconds\": %.2f\n}\n",
-            cls_scene_count(cls_trainer_scene(t)), cls_trainer_step_count(t), train_seconds);
-    int closed = fclose(f) == 0;
-    snprintf(path, sizeof path, "%s/metrics.json", dir);
-    if (rc != 0 || !closed || rename(tmp, path) != 0) {
-        remove(tmp);
-        return rc != 0 ? rc : cli_error("cannot write %s", path);
-    }
-    printf("test views: %zu, mean PSNR %.2f dB, mean SSIM %.4f (%s)\n", n, n ? sum_psnr / (double)n : 0.0,
-           n ? sum_ssim / (double)n : 0.0, path);
-    return 0;
-}
-
 int cmd_train(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -339,8 +269,19 @@ int cmd_train(int argc, char **argv)
     if (!o.quiet)
         printf("trained %u steps in %.1f s (%.1f ms per step); wrote %s/scene.ply and cameras.json\n",
                steps_run, train_seconds, 1e3 * train_seconds / (steps_run ? steps_run : 1), o.out);
-    if (o.eval && evaluate(trainer, ds, o.out, train_seconds) != 0)
-        goto done;
+    if (o.eval) {
+        cls_render_desc rdesc = {.antialiased = o.antialiased};
+        memcpy(rdesc.background, o.background, sizeof rdesc.background);
+        const cli_report_extra extra = {.steps = cls_trainer_step_count(trainer), .train_seconds = train_seconds};
+        if (cli_evaluate_report(ctx, cls_trainer_scene(trainer), ds, CLS_SPLIT_TEST, &rdesc, o.out, &extra) != 0)
+            goto done;
+    }
+    if (!o.quiet) {
+        size_t now = 0, peak = 0;
+        cls_context_memory(ctx, &now, &peak);
+        printf("peak device memory %.1f MB, peak host memory (RSS) %.1f MB\n", (double)peak / 1e6,
+               (double)cli_peak_rss_bytes() / 1e6);
+    }
     rc = 0;
 done:
     cls_trainer_destroy(trainer);

@@ -13,6 +13,7 @@ static const struct {
     {"info", cmd_info, "describe a scene (.ply or .splat)"},
     {"render", cmd_render, "render a scene from cameras to PNG files"},
     {"train", cmd_train, "train a scene from photos and camera poses"},
+    {"eval", cmd_eval, "PSNR/SSIM of a trained scene on a dataset's photos"},
     {"grad", cmd_grad, "gradients of a photometric loss with respect to every parameter"},
     {"convert", cmd_convert, "convert a scene between .ply and .splat"},
     {"bench", cmd_bench, "measure the render passes and the sort on a device"},

@@ -175,6 +175,8 @@ CLS_API const char *cls_context_errmsg(const cls_context *ctx);
 CLS_API int cls_context_cl_error(const cls_context *ctx);
 /* The device the context runs on. Cannot fail. */
 CLS_API const cls_device_info *cls_context_device(const cls_context *ctx);
+/* Bytes of device buffers the context holds now, and the most it held at any time. */
+CLS_API void cls_context_memory(const cls_context *ctx, size_t *current, size_t *peak);
 
 /* ---------------------------------------------------------------------------------------
  * Gaussians on the host: stored (pre-activation) parameters, structure of arrays.
@@ -422,6 +424,13 @@ CLS_API cls_status cls_dataset_view(const cls_dataset *ds, cls_split split, size
                                     const uint8_t **rgb, const char **name, cls_error *err);
 /* Bytes held by the decoded photos. */
 CLS_API size_t cls_dataset_image_bytes(const cls_dataset *ds);
+
+/* Renders view i of a split from `scene` (any trained scene, ours or another tool's) and
+ * measures it against the view's photo: PSNR (dB, from the MSE over all pixels and channels;
+ * 99 for identical images) and mean SSIM (11x11 Gaussian window, sigma 1.5); optionally the
+ * render (interleaved RGB, width*height*3). The render is not clamped to [0, 1] first. */
+CLS_API cls_status cls_evaluate_view(cls_scene *scene, const cls_dataset *ds, cls_split split, size_t i,
+                                     const cls_render_desc *desc, float *psnr, float *ssim, float *rgb);
 
 /* ---------------------------------------------------------------------------------------
  * Training

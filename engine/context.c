@@ -165,6 +165,14 @@ int cls_context_cl_error(const cls_context *ctx) { return ctx != NULL ? ctx->cl_
 
 const cls_device_info *cls_context_device(const cls_context *ctx) { return &ctx->device; }
 
+void cls_context_memory(const cls_context *ctx, size_t *current, size_t *peak)
+{
+    if (current != NULL)
+        *current = ctx != NULL ? ctx->rt.allocated : 0;
+    if (peak != NULL)
+        *peak = ctx != NULL ? ctx->rt.peak : 0;
+}
+
 cls_status cls__ctx_fail(cls_context *ctx, cls_status status, const char *fmt, ...)
 {
     va_list ap;

@@ -22,13 +22,20 @@ clh_result clh_buffer_reserve(clh_runtime *rt, clh_buffer *buf, size_t bytes, co
         return clh_fail_cl(err, code, "clCreateBuffer", "buffer '%s' of %zu bytes", what, size);
     buf->mem = mem;
     buf->size = size;
+    buf->rt = rt;
+    rt->allocated += size;
+    if (rt->allocated > rt->peak)
+        rt->peak = rt->allocated;
     return CLH_OK;
 }
 
 void clh_buffer_release(clh_buffer *buf)
 {
-    if (buf->mem != NULL)
+    if (buf->mem != NULL) {
         clReleaseMemObject(buf->mem);
+        if (buf->rt != NULL)
+            buf->rt->allocated -= buf->size;
+    }
     buf->mem = NULL;
     buf->size = 0;
 }

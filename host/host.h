@@ -123,6 +123,7 @@ typedef struct clh_runtime {
     char cache_dir[1024];   /* "" → no binary cache */
     clh_logger log;
     clh_program_entry *programs; /* built programs, keyed by (source names, options) */
+    size_t allocated, peak;       /* bytes of device buffers now, and the most at any time */
 } clh_runtime;
 
 typedef struct clh_runtime_desc {
@@ -169,7 +170,8 @@ uint64_t clh_hash64(const void *data, size_t size, uint64_t seed);
 /* ---- buffers ----------------------------------------------------------------------------- */
 typedef struct clh_buffer {
     cl_mem mem;
-    size_t size; /* bytes allocated */
+    size_t size;      /* bytes allocated */
+    clh_runtime *rt;  /* whose memory accounting the buffer counts in */
 } clh_buffer;
 
 /* Makes buf hold at least `bytes` (at least 1), growing geometrically (x1.5) when it must;

@@ -1,11 +1,12 @@
 #!/bin/sh
 # End-to-end checks of the clsplat command: the main job on the bundled sample, and one clear
 # message plus a non-zero exit for each kind of bad input.
-#   usage: cli-test.sh <clsplat binary> <source dir> <scratch dir>
+#   usage: cli-test.sh <clsplat binary> <source dir> <scratch dir> [shared data dir]
 set -u
 bin=$1
 src=$2
 tmp=$3
+data=${4:-}
 rm -rf "$tmp" && mkdir -p "$tmp"
 failures=0
 passed=0
@@ -70,6 +71,25 @@ fails "train bad downscale" "--downscale" "$bin" train "$src/sample" --out "$tmp
 fails "train on a folder without data" "sample" "$bin" train "$src/sample" --out "$tmp/t" --iters 1
 echo '{"frames": [' > "$tmp/broken.json"
 fails "broken json" "broken.json" "$bin" render "$scene" --cameras "$tmp/broken.json"
+
+fails "eval bad split" "--split" "$bin" eval "$scene" "$src/sample" --split train
+fails "eval without dataset" "expected SCENE and DATASET" "$bin" eval "$scene"
+
+# Training and evaluation end to end, on the real 4-photo maupertuis capture when present.
+if [ -n "$data" ] && [ -d "$data/maupertuis" ]; then
+    ok "train with --eval and a checkpoint" "$bin" train "$data/maupertuis" --downscale 8 --iters 40 --eval \
+        --save-every 20 --out "$tmp/train" --quiet
+    for f in scene.ply cameras.json metrics.json checkpoint.bin; do
+        [ -s "$tmp/train/$f" ] || { echo "FAIL: train/$f missing"; failures=$((failures + 1)); }
+    done
+    ok "resume to 60 steps" "$bin" train "$data/maupertuis" --downscale 8 --iters 60 --eval \
+        --resume "$tmp/train/checkpoint.bin" --out "$tmp/train" --quiet
+    ok "eval a trained scene" "$bin" eval "$tmp/train/scene.ply" "$data/maupertuis" --downscale 8 --split all \
+        --out "$tmp/eval"
+    [ -s "$tmp/eval/metrics.json" ] || { echo "FAIL: eval/metrics.json missing"; failures=$((failures + 1)); }
+else
+    echo "SKIP training end to end: ../shared/data not present"
+fi
 
 echo "cli: $passed passed, $failures failed"
 [ $failures -eq 0 ]
