@@ -45,10 +45,11 @@ __kernel void knn_window(uint n, __global const uint *ids, __global const float 
     const uint i = ids[j];
     const float px = xyz[3 * i], py = xyz[3 * i + 1], pz = xyz[3 * i + 2];
     float b0 = FLT_MAX, b1 = FLT_MAX, b2 = FLT_MAX;
-    const uint first = j > CLS_KNN_WINDOW ? j - CLS_KNN_WINDOW : 0;
-    const uint last = min(n - 1, j + CLS_KNN_WINDOW);
-    for (uint k = first; k <= last; k++) {
-        if (k == j)
+    /* (Bounds tested inside the loop: a clamped start compiles to llvm.usub.sat, which
+     * Oclgrind 21.10 cannot run.) */
+    for (int dk = -CLS_KNN_WINDOW; dk <= CLS_KNN_WINDOW; dk++) {
+        const int k = (int)j + dk;
+        if (dk == 0 || k < 0 || k >= (int)n)
             continue;
         const uint o = ids[k];
         const float dx = xyz[3 * o] - px, dy = xyz[3 * o + 1] - py, dz = xyz[3 * o + 2] - pz;
