@@ -114,7 +114,7 @@ int cls__parse_i64(const char *tok, int64_t *out);
 
 /* ---- atomic writing -------------------------------------------------------------------- */
 /* Output goes to "<path>.tmp.<pid>", renamed over path by commit. Until then an existing file
- * at path is untouched; abort (or a failed commit) removes the temporary file. */
+ * at path is untouched; cls__atomic_write_abort, like a failed commit, removes the temporary file. */
 typedef struct cls__atomic_file {
     FILE *fp;
     char *path;
