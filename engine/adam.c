@@ -20,9 +20,7 @@ cls_status cls__adam_step(cls_context *ctx, cl_kernel kernel, cl_mem param, cl_m
     const clh_arg args[] = {CLH_ARG(n), {sizeof(cl_mem), &param}, {sizeof(cl_mem), &grad}, {sizeof(cl_mem), &m},
                             {sizeof(cl_mem), &v}, CLH_ARG(lr), CLH_ARG(b1), CLH_ARG(b2), CLH_ARG(eps), CLH_ARG(bc1),
                             CLH_ARG(bc2)};
-    clh_launch_desc desc = {.name = "adam", .dims = 1, .items = {count, 1},
-                            .local = {(size_t)ctx->params.gaussian_group_size, 1}};
-    return cls__launch(ctx, kernel, &desc, args, CLS__ARRAY_COUNT(args), prof, CLS_PASS_OPTIMIZE);
+    return cls__launch_1d(ctx, kernel, "adam", count, args, CLS__ARRAY_COUNT(args), prof, CLS_PASS_OPTIMIZE);
 }
 
 cls_status cls__adam_step_sh(cls_context *ctx, cl_kernel kernel, cl_mem param, cl_mem grad, cl_mem m, cl_mem v,

@@ -214,10 +214,8 @@ cls_status cls__backward_device(cls_frame *frame, cls_scene *scene, cls_grads *g
     const cls_params *p = &ctx->params;
     cl_uint visible = f->stats.visible, nn = (cl_uint)n;
     const clh_arg rank_args[] = {CLH_ARG(visible), CLH_MEM(f->sorted_ids), CLH_MEM(f->rank)};
-    clh_launch_desc rank_desc = {.name = "depth_rank", .dims = 1, .items = {visible, 1},
-                                 .local = {(size_t)p->gaussian_group_size, 1}};
-    st = cls__launch(ctx, f->kb.depth_rank, &rank_desc, rank_args, CLS__ARRAY_COUNT(rank_args), &f->prof,
-                     CLS_PASS_RASTERIZE_BACKWARD);
+    st = cls__launch_1d(ctx, f->kb.depth_rank, "depth_rank", visible, rank_args, CLS__ARRAY_COUNT(rank_args), &f->prof,
+                        CLS_PASS_RASTERIZE_BACKWARD);
 
     cl_uint w = f->camera.width, h = f->camera.height, tx = f->tiles_x, ty = f->tiles_y;
     cl_uint flags = (has_alpha ? 1u : 0u) | (has_depth ? 2u : 0u);
@@ -251,11 +249,9 @@ cls_status cls__backward_device(cls_frame *frame, cls_scene *scene, cls_grads *g
         CLH_MEM(f->offsets),   CLH_MEM(f->clamped),    CLH_MEM(f->isect_grads), CLH_MEM(grads->means),
         CLH_MEM(grads->log_scales), CLH_MEM(grads->quats), CLH_MEM(grads->opacity_logits), CLH_MEM(grads->sh),
         CLH_MEM(grads->grad_norm), CLH_MEM(grads->absgrad_norm), CLH_MEM(grads->visible)};
-    clh_launch_desc project_desc = {.name = "project_backward", .dims = 1, .items = {n, 1},
-                                    .local = {(size_t)p->gaussian_group_size, 1}};
     if (st == CLS_OK)
-        st = cls__launch(ctx, f->kb.project_backward[f->desc.antialiased ? 1 : 0], &project_desc, project_args,
-                         CLS__ARRAY_COUNT(project_args), &f->prof, CLS_PASS_PROJECT_BACKWARD);
+        st = cls__launch_1d(ctx, f->kb.project_backward[f->desc.antialiased ? 1 : 0], "project_backward", n,
+                            project_args, CLS__ARRAY_COUNT(project_args), &f->prof, CLS_PASS_PROJECT_BACKWARD);
     if (st != CLS_OK)
         return st;
     if (ctx->rt.profiling) {

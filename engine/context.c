@@ -246,6 +246,14 @@ cls_status cls__launch(cls_context *ctx, cl_kernel kernel, const clh_launch_desc
     return CLS_OK;
 }
 
+cls_status cls__launch_1d(cls_context *ctx, cl_kernel kernel, const char *name, size_t items, const clh_arg *args,
+                          int arg_count, cls__profile *prof, cls_pass pass)
+{
+    clh_launch_desc desc = {.name = name, .dims = 1, .items = {items, 1},
+                            .local = {(size_t)ctx->params.gaussian_group_size, 1}};
+    return cls__launch(ctx, kernel, &desc, args, arg_count, prof, pass);
+}
+
 void cls__params_options(const cls_params *p, char *out, size_t cap)
 {
     snprintf(out, cap,

@@ -44,6 +44,11 @@ void cls__profile_sum(const cls__profile *prof, double ms[CLS_PASS_COUNT]);
 cls_status cls__launch(cls_context *ctx, cl_kernel kernel, const clh_launch_desc *desc, const clh_arg *args,
                        int arg_count, cls__profile *prof, cls_pass pass);
 
+/* Launches a kernel with one work-item per element (`items` of them) in work-groups of the
+ * context's gaussian_group_size: the shape of every per-Gaussian and per-pair pass. */
+cls_status cls__launch_1d(cls_context *ctx, cl_kernel kernel, const char *name, size_t items, const clh_arg *args,
+                          int arg_count, cls__profile *prof, cls_pass pass);
+
 /* Creates a kernel from the listed sources (the shared prelude "common" is prepended) with
  * the context's parameters as -D options plus `extra_options`. */
 cls_status cls__kernel(cls_context *ctx, const char *source, const char *extra_options, const char *kernel_name,

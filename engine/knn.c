@@ -43,18 +43,15 @@ cls_status cls__knn_mean_sq3(cls_context *ctx, const float *xyz, size_t n, float
         st = cls__from_host(ctx, rc, &herr);
     }
     cl_uint count = (cl_uint)n;
-    clh_launch_desc desc = {.dims = 1, .items = {n, 1}, .local = {(size_t)ctx->params.gaussian_group_size, 1}};
     if (st == CLS_OK) {
         const clh_arg args[] = {CLH_ARG(count), CLH_MEM(points), CLH_ARG(lo_scale), CLH_MEM(keys), CLH_MEM(ids)};
-        desc.name = "morton_codes";
-        st = cls__launch(ctx, codes_k, &desc, args, CLS__ARRAY_COUNT(args), NULL, CLS_PASS_OPTIMIZE);
+        st = cls__launch_1d(ctx, codes_k, "morton_codes", n, args, CLS__ARRAY_COUNT(args), NULL, CLS_PASS_OPTIMIZE);
     }
     if (st == CLS_OK)
         st = cls__sort_pairs(ctx, &sort, &keys, &ids, count, 30, NULL, CLS_PASS_OPTIMIZE);
     if (st == CLS_OK) {
         const clh_arg args[] = {CLH_ARG(count), CLH_MEM(ids), CLH_MEM(points), CLH_MEM(out)};
-        desc.name = "knn_window";
-        st = cls__launch(ctx, window_k, &desc, args, CLS__ARRAY_COUNT(args), NULL, CLS_PASS_OPTIMIZE);
+        st = cls__launch_1d(ctx, window_k, "knn_window", n, args, CLS__ARRAY_COUNT(args), NULL, CLS_PASS_OPTIMIZE);
     }
     if (st == CLS_OK)
         st = cls__from_host(ctx, clh_buffer_read(&ctx->rt, &out, 0, mean_sq, n * sizeof(float), "knn distances", &herr),

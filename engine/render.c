@@ -83,13 +83,10 @@ static cls_status reserve_all(cls_context *ctx, const buffer_need *needs, int co
     return CLS_OK;
 }
 
-static size_t group_size_1d(const cls_context *ctx) { return (size_t)ctx->params.gaussian_group_size; }
-
 static cls_status launch_1d(cls_frame *f, cl_kernel kernel, const char *name, uint32_t items, const clh_arg *args,
                             int arg_count, cls_pass pass)
 {
-    clh_launch_desc desc = {.name = name, .dims = 1, .items = {items, 1}, .local = {group_size_1d(f->ctx), 1}};
-    return cls__launch(f->ctx, kernel, &desc, args, arg_count, &f->prof, pass);
+    return cls__launch_1d(f->ctx, kernel, name, items, args, arg_count, &f->prof, pass);
 }
 
 void cls__camera_args(const cls_camera *cam, const cls_render_desc *d, cl_float16 *pose, cl_float8 *intr)

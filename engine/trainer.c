@@ -339,9 +339,7 @@ static float position_lr(const cls_trainer *t, uint32_t step)
 static cls_status launch_1d(cls_trainer *t, cl_kernel kernel, const char *name, uint32_t items, const clh_arg *args,
                             int count)
 {
-    clh_launch_desc desc = {.name = name, .dims = 1, .items = {items, 1},
-                            .local = {(size_t)t->ctx->params.gaussian_group_size, 1}};
-    return cls__launch(t->ctx, kernel, &desc, args, count, &t->frame->prof, CLS_PASS_OPTIMIZE);
+    return cls__launch_1d(t->ctx, kernel, name, items, args, count, &t->frame->prof, CLS_PASS_OPTIMIZE);
 }
 
 static float logit(float p) { return logf(p / (1.0f - p)); }
@@ -558,36 +556,8 @@ cls_status cls__trainer_step(cls_trainer *t, cls_train_stats *stats)
 cls_status cls__trainer_evaluate_view(cls_trainer *t, cls_split split, size_t index, float *psnr, float *ssim,
                                       float *rgb_out)
 {
-    cls_context *ctx = t->ctx;
-    cls_camera cam;
-    const uint8_t *photo = NULL;
-    cls_error err = {0};
-    cls_status st = cls__dataset_view(t->data, split, index, &cam, &photo, NULL, &err);
-    if (st != CLS_OK)
-        return cls__ctx_fail(ctx, st, "%s", err.message);
-    const size_t photo_bytes = (size_t)cam.width * cam.height * 3;
-    clh_error herr;
-    clh_result rc = clh_buffer_reserve(&ctx->rt, &t->target, photo_bytes, "target", &herr);
-    if (rc == CLH_OK)
-        rc = clh_buffer_write(&ctx->rt, &t->target, 0, photo, photo_bytes, "target", &herr);
-    if (rc != CLH_OK)
-        return cls__from_host(ctx, rc, &herr);
     cls_render_desc rdesc = {.antialiased = t->desc.antialiased, .sh_degree = t->desc.sh_degree};
     memcpy(rdesc.background, t->desc.background, sizeof rdesc.background);
-    cls_frame *f = t->frame;
-    st = cls_render_forward(f, t->scene, &cam, &rdesc);
-    const uint32_t tile = (uint32_t)ctx->params.tile_size;
-    float mse = 0.0f, s = 0.0f;
-    if (st == CLS_OK)
-        st = cls__loss_metrics(ctx, &t->loss, f->image.mem, t->target.mem, cam.width, cam.height, f->tiles_x * tile,
-                               f->tiles_y * tile, &s, &mse, NULL);
-    if (st == CLS_OK && rgb_out != NULL)
-        st = cls_frame_read(f, &(cls_render_output){.rgb = rgb_out});
-    if (st != CLS_OK)
-        return st;
-    if (psnr != NULL)
-        *psnr = mse > 0.0f ? -10.0f * log10f(mse) : 99.0f;
-    if (ssim != NULL)
-        *ssim = s;
-    return CLS_OK;
+    return cls__evaluate_view_with(t->frame, &t->loss, &t->target, t->scene, t->data, split, index, &rdesc, psnr, ssim,
+                                   rgb_out);
 }

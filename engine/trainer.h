@@ -40,6 +40,12 @@ uint64_t cls__trainer_rng_next(uint64_t *s);
 cls_status cls__trainer_create(cls_context *ctx, const cls__dataset *data, const cls_trainer_desc *desc,
                                cls_trainer **out);
 cls_status cls__trainer_step(cls_trainer *t, cls_train_stats *stats);
+/* Renders view i of a split from `scene` into `frame` and measures it against its photo with
+ * `loss`'s metrics (the photo goes through `target`): shared by cls_evaluate_view, which makes
+ * its own frame and loss, and the trainer, which reuses its own (engine/evaluate.c). */
+cls_status cls__evaluate_view_with(cls_frame *frame, cls__loss *loss, clh_buffer *target, cls_scene *scene,
+                                   const cls__dataset *ds, cls_split split, size_t i, const cls_render_desc *desc,
+                                   float *psnr, float *ssim, float *rgb);
 /* Renders view `index` of a split and measures it against its photo: PSNR (dB, from the MSE
  * over all pixels and channels) and mean SSIM; optionally the render (interleaved RGB). */
 cls_status cls__trainer_evaluate_view(cls_trainer *t, cls_split split, size_t index, float *psnr, float *ssim,

@@ -100,11 +100,8 @@ static cls_status read_cameras_bin(const char *path, colmap_cameras *cams, cls_e
     if ((st = cls__reader_read(&r, b, 8, "the camera count", err)) != CLS_OK)
         goto done;
     count = cls__ld_u64le(b);
-    if (count > cls__reader_remaining(&r) / min_record) {
-        st = cls__fail(err, CLS_ERROR_FORMAT, "%s: the header says %llu cameras, but the file has room for at most %llu",
-                       path, (unsigned long long)count, (unsigned long long)(cls__reader_remaining(&r) / min_record));
+    if ((st = cls__reader_check_count(&r, count, min_record, path, "cameras", err)) != CLS_OK)
         goto done;
-    }
     cams->items = calloc((size_t)count + 1, sizeof *cams->items);
     if (cams->items == NULL) {
         st = cls__fail(err, CLS_ERROR_OUT_OF_HOST_MEMORY, "%s: out of memory", path);
@@ -328,11 +325,8 @@ static cls_status read_images_bin(const char *path, const colmap_cameras *cams, 
     if ((st = cls__reader_read(&r, b, 8, "the image count", err)) != CLS_OK)
         goto done;
     count = cls__ld_u64le(b);
-    if (count > cls__reader_remaining(&r) / min_record) {
-        st = cls__fail(err, CLS_ERROR_FORMAT, "%s: the header says %llu images, but the file has room for at most %llu",
-                       path, (unsigned long long)count, (unsigned long long)(cls__reader_remaining(&r) / min_record));
+    if ((st = cls__reader_check_count(&r, count, min_record, path, "images", err)) != CLS_OK)
         goto done;
-    }
     for (uint64_t i = 0; i < count; i++) {
         colmap_image im;
         uint64_t npoints;

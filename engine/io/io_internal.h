@@ -82,6 +82,11 @@ uint64_t cls__reader_remaining(const cls__reader *r);
 cls_status cls__reader_read(cls__reader *r, void *dst, size_t n, const char *what, cls_error *err);
 /* Skips n bytes, with the same truncation check. */
 cls_status cls__reader_skip(cls__reader *r, uint64_t n, const char *what, cls_error *err);
+/* CLS_ERROR_FORMAT "<path>: the header says N <what>, but the file has room for at most M"
+ * when `count` records of at least `min_record` bytes cannot fit in what is left to read:
+ * the guard against allocating for a corrupt count. */
+cls_status cls__reader_check_count(const cls__reader *r, uint64_t count, uint64_t min_record, const char *path,
+                                   const char *what, cls_error *err);
 /* The next byte, or EOF. */
 int cls__reader_getc(cls__reader *r);
 

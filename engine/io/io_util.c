@@ -326,3 +326,13 @@ void cls__atomic_write_abort(cls__atomic_file *f)
         remove(f->tmp_path);
     atomic_release(f);
 }
+
+cls_status cls__reader_check_count(const cls__reader *r, uint64_t count, uint64_t min_record, const char *path,
+                                   const char *what, cls_error *err)
+{
+    const uint64_t room = cls__reader_remaining(r) / min_record;
+    if (count > room)
+        return cls__fail(err, CLS_ERROR_FORMAT, "%s: the header says %llu %s, but the file has room for at most %llu", path,
+                         (unsigned long long)count, what, (unsigned long long)room);
+    return CLS_OK;
+}

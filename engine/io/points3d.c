@@ -129,11 +129,8 @@ static cls_status read_bin(const char *path, point_list *p, cls_error *err)
     if ((st = cls__reader_read(&r, b, 8, "the point count", err)) != CLS_OK)
         goto done;
     count = cls__ld_u64le(b);
-    if (count > cls__reader_remaining(&r) / min_record) {
-        st = cls__fail(err, CLS_ERROR_FORMAT, "%s: the header says %llu points, but the file has room for at most %llu",
-                       path, (unsigned long long)count, (unsigned long long)(cls__reader_remaining(&r) / min_record));
+    if ((st = cls__reader_check_count(&r, count, min_record, path, "points", err)) != CLS_OK)
         goto done;
-    }
     if (!point_list_reserve(p, (size_t)count + 1)) {
         st = cls__fail(err, CLS_ERROR_OUT_OF_HOST_MEMORY, "%s: out of memory for %llu points", path,
                        (unsigned long long)count);
