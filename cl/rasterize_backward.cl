@@ -13,6 +13,14 @@
  * by row), which is where emit_intersections put it, so each Gaussian's slots are
  * contiguous and project_backward sums them in order: deterministic by construction.
  *
+ * The lane sums are the CPU variant's hot spot: summing 12 vectors of 16 lanes one by one
+ * costs four shuffles and four adds each. Instead they are summed together, as in a
+ * transposition (CLS_STORE_PARTIALS): each level adds the two halves of a pair of vectors
+ * into one, halving the partial sums per value and doubling the values per vector, until
+ * every value has two partials; those 24 floats go to local memory and the per-batch
+ * reduction adds the last pair. (Measured on PoCL/AVX-512: the shuffles of the last level,
+ * done per row, would cost more than they save.)
+ *
  * Per-pixel inputs (whole tiles, as the forward wrote them): final T and last contributor,
  * dL/dRGB (planar), optionally
  * dL/dalpha and dL/d(expected depth) (bits 0 and 1 of `flags`; the expected depth image of
@@ -27,6 +35,69 @@
 #endif
 #define CLS_GRAD_VALUES 12
 #define CLS_GROUP_ITEMS_BWD (CLS_ITEMS_X * CLS_TILE)
+/* Floats per (Gaussian, work-item) partial in local memory. With lanes, each of the 12
+ * values keeps two partial sums (value v's at 2v and 2v + 1); with one pixel per work-item
+ * the 12 values themselves, at an odd stride so that neighbouring work-items use different
+ * banks. engine/backward.c sizes the batch with the same numbers. */
+#if CLS_PIXELS_PER_ITEM == 1
+#define CLS_PART_FLOATS 12
+#define CLS_PART_STRIDE 13
+#else
+#define CLS_PART_FLOATS 24
+#define CLS_PART_STRIDE 24
+#endif
+
+/* Halves of two vectors added: [a's partials halved, b's partials halved]. The shuffles at
+ * each granularity are what x86 does in one instruction (256-, 128- and 64-bit blocks). */
+#define CLS_HALVES_SUM(a, b) ((vecf)((a).lo, (b).lo) + (vecf)((a).hi, (b).hi))
+#define CLS_QUARTERS_SUM16(a, b)                                                                  \
+    ((float16)((a).s0123, (a).s89ab, (b).s0123, (b).s89ab) + (float16)((a).s4567, (a).scdef, (b).s4567, (b).scdef))
+#define CLS_EIGHTHS_SUM16(a, b)                                                                   \
+    ((float16)((a).s01, (a).s45, (a).s89, (a).scd, (b).s01, (b).s45, (b).s89, (b).scd) +          \
+     (float16)((a).s23, (a).s67, (a).sab, (a).sef, (b).s23, (b).s67, (b).sab, (b).sef))
+#define CLS_QUARTERS_SUM8(a, b) ((float8)((a).s01, (a).s45, (b).s01, (b).s45) + (float8)((a).s23, (a).s67, (b).s23, (b).s67))
+
+/* Stores the values v0..v11 (vecf) at part as CLS_PART_FLOATS floats. */
+#if CLS_PIXELS_PER_ITEM == 1
+#define CLS_STORE_PARTIALS(part, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11)                \
+    do {                                                                                          \
+        (part)[0] = (v0), (part)[1] = (v1), (part)[2] = (v2), (part)[3] = (v3);                   \
+        (part)[4] = (v4), (part)[5] = (v5), (part)[6] = (v6), (part)[7] = (v7);                   \
+        (part)[8] = (v8), (part)[9] = (v9), (part)[10] = (v10), (part)[11] = (v11);               \
+    } while (0)
+#elif CLS_PIXELS_PER_ITEM == 2
+#define CLS_STORE_PARTIALS(part, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11)                \
+    do {                                                                                          \
+        vstore2((v0), 0, (part)), vstore2((v1), 1, (part)), vstore2((v2), 2, (part));             \
+        vstore2((v3), 3, (part)), vstore2((v4), 4, (part)), vstore2((v5), 5, (part));             \
+        vstore2((v6), 6, (part)), vstore2((v7), 7, (part)), vstore2((v8), 8, (part));             \
+        vstore2((v9), 9, (part)), vstore2((v10), 10, (part)), vstore2((v11), 11, (part));         \
+    } while (0)
+#elif CLS_PIXELS_PER_ITEM == 4
+#define CLS_STORE_PARTIALS(part, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11)                \
+    do {                                                                                          \
+        vstore4(CLS_HALVES_SUM((v0), (v1)), 0, (part)), vstore4(CLS_HALVES_SUM((v2), (v3)), 1, (part)); \
+        vstore4(CLS_HALVES_SUM((v4), (v5)), 2, (part)), vstore4(CLS_HALVES_SUM((v6), (v7)), 3, (part)); \
+        vstore4(CLS_HALVES_SUM((v8), (v9)), 4, (part)), vstore4(CLS_HALVES_SUM((v10), (v11)), 5, (part)); \
+    } while (0)
+#elif CLS_PIXELS_PER_ITEM == 8
+#define CLS_STORE_PARTIALS(part, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11)                \
+    do {                                                                                          \
+        vstore8(CLS_QUARTERS_SUM8(CLS_HALVES_SUM((v0), (v1)), CLS_HALVES_SUM((v2), (v3))), 0, (part));   \
+        vstore8(CLS_QUARTERS_SUM8(CLS_HALVES_SUM((v4), (v5)), CLS_HALVES_SUM((v6), (v7))), 1, (part));   \
+        vstore8(CLS_QUARTERS_SUM8(CLS_HALVES_SUM((v8), (v9)), CLS_HALVES_SUM((v10), (v11))), 2, (part)); \
+    } while (0)
+#else
+#define CLS_STORE_PARTIALS(part, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11)                \
+    do {                                                                                          \
+        const float16 q0_ = CLS_QUARTERS_SUM16(CLS_HALVES_SUM((v0), (v1)), CLS_HALVES_SUM((v2), (v3)));   \
+        const float16 q1_ = CLS_QUARTERS_SUM16(CLS_HALVES_SUM((v4), (v5)), CLS_HALVES_SUM((v6), (v7)));   \
+        const float16 q2_ = CLS_QUARTERS_SUM16(CLS_HALVES_SUM((v8), (v9)), CLS_HALVES_SUM((v10), (v11))); \
+        vstore16(CLS_EIGHTHS_SUM16(q0_, q1_), 0, (part));                                         \
+        vstore8((float8)(q2_.s01, q2_.s45, q2_.s89, q2_.scd) + (float8)(q2_.s23, q2_.s67, q2_.sab, q2_.sef), \
+                0, (part) + 16);                                                                  \
+    } while (0)
+#endif
 
 /* The emission slot of Gaussian g's intersection with tile (tx, ty). */
 inline uint cls_isect_slot(uint g, uint tx, uint ty, __global const float2 *xy, __global const int2 *radius,
@@ -53,7 +124,7 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
     __local float s_colour[4 * CLS_BWD_BATCH];
     __local float s_row[2 * CLS_BWD_BATCH]; /* the forward's row test: (C - B^2/A) / 2, log(opacity * 255) */
     __local uint s_slot[CLS_BWD_BATCH];
-    __local float s_part[CLS_BWD_BATCH * CLS_GRAD_VALUES * CLS_GROUP_ITEMS_BWD];
+    __local float s_part[CLS_BWD_BATCH * CLS_GROUP_ITEMS_BWD * CLS_PART_STRIDE];
     __local int s_tile_last;
 
     const uint lx = get_local_id(0), ly = get_local_id(1);
@@ -131,13 +202,13 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
         for (int k = (int)count - 1; k >= 0; k--) {
             const float2 m = vload2((uint)k, s_xy);
             const float dy = m.y - py;
-            __local float *part = s_part + (uint)k * CLS_GRAD_VALUES * CLS_GROUP_ITEMS_BWD + lid;
+            __local float *part = s_part + ((uint)k * CLS_GROUP_ITEMS_BWD + lid) * CLS_PART_STRIDE;
             /* The forward's exact row test: no pixel of this row has alpha >= 1/255 here, so
              * the row contributes nothing and its state does not change. */
             const float2 row = vload2((uint)k, s_row);
             if (dy * dy * row.x > row.y) {
-                for (uint v = 0; v < CLS_GRAD_VALUES; v++)
-                    part[v * CLS_GROUP_ITEMS_BWD] = 0.0f;
+                for (uint v = 0; v < CLS_PART_FLOATS; v++)
+                    part[v] = 0.0f;
                 continue;
             }
             const float4 co = vload4((uint)k, s_conic);
@@ -151,45 +222,60 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
             const veci valid = (last >= pos) & (sigma >= 0.0f) & (alpha >= CLS_ALPHA_MIN);
 
             const vecf one_minus = 1.0f - alpha;
-            const vecf T_before = select(T, T / one_minus, valid);
+            const vecf inv_one_minus = 1.0f / one_minus; /* one division, not two */
+            const vecf T_before = select(T, T * inv_one_minus, valid);
             const vecf w = select((vecf)0.0f, alpha * T_before, valid);
             const vecf f = g_r * col.x + g_g * col.y + g_b * col.z + g_d * col.w;
             const vecf d_alpha =
-                select((vecf)0.0f, f * T_before - (acc + g_tfinal * T_final) / one_minus, valid);
+                select((vecf)0.0f, f * T_before - (acc + g_tfinal * T_final) * inv_one_minus, valid);
             /* alpha = min(0.99, o G): no gradient to o and G where the clamp is active. */
             const vecf d_raw = select((vecf)0.0f, d_alpha, raw_alpha <= CLS_ALPHA_MAX);
             const vecf d_sigma = -raw_alpha * d_raw;
             const vecf d_u = d_sigma * (co.x * dx + co.y * dy);
             const vecf d_v = d_sigma * (co.y * dx + co.z * dy);
 
-            part[0 * CLS_GROUP_ITEMS_BWD] = HSUM(w * g_r);
-            part[1 * CLS_GROUP_ITEMS_BWD] = HSUM(w * g_g);
-            part[2 * CLS_GROUP_ITEMS_BWD] = HSUM(w * g_b);
-            part[3 * CLS_GROUP_ITEMS_BWD] = HSUM(gauss * d_raw);
-            part[4 * CLS_GROUP_ITEMS_BWD] = HSUM(d_u);
-            part[5 * CLS_GROUP_ITEMS_BWD] = HSUM(d_v);
-            part[6 * CLS_GROUP_ITEMS_BWD] = HSUM(d_sigma * 0.5f * dx * dx);
-            part[7 * CLS_GROUP_ITEMS_BWD] = HSUM(d_sigma * dx * dy);
-            part[8 * CLS_GROUP_ITEMS_BWD] = HSUM(d_sigma * 0.5f * dy * dy);
-            part[9 * CLS_GROUP_ITEMS_BWD] = HSUM(w * g_d);
-            part[10 * CLS_GROUP_ITEMS_BWD] = HSUM(fabs(d_u));
-            part[11 * CLS_GROUP_ITEMS_BWD] = HSUM(fabs(d_v));
+            CLS_STORE_PARTIALS(part, w * g_r, w * g_g, w * g_b, gauss * d_raw, d_u, d_v, d_sigma * 0.5f * dx * dx,
+                               d_sigma * dx * dy, d_sigma * 0.5f * dy * dy, w * g_d, fabs(d_u), fabs(d_v));
 
             acc += f * w;
             T = T_before;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        /* Sum each (Gaussian, value) over the work-items, in order, and store it. */
-        /* (Nested loops rather than i / 12 and i % 12: the division compiles to an LLVM
-         * `freeze` that Oclgrind 21.10's uninitialised-value checker cannot execute.) */
-        for (uint k = 0; k < count; k++)
-            for (uint v = lid; v < CLS_GRAD_VALUES; v += CLS_GROUP_ITEMS_BWD) {
-                __local const float *part = s_part + (k * CLS_GRAD_VALUES + v) * CLS_GROUP_ITEMS_BWD;
-                float sum = 0.0f;
-                for (uint item = 0; item < CLS_GROUP_ITEMS_BWD; item++)
-                    sum += part[item];
-                isect_grads[CLS_GRAD_VALUES * s_slot[k] + v] = sum;
+        /* Sum each Gaussian's values over the work-items, in order, and store them. */
+        for (uint k = lid; k < count; k += CLS_GROUP_ITEMS_BWD) {
+            __local const float *part = s_part + k * CLS_GROUP_ITEMS_BWD * CLS_PART_STRIDE;
+#if CLS_PIXELS_PER_ITEM == 1
+            float8 lo = vload8(0, part);
+            float4 hi = vload4(0, part + 8);
+            for (uint item = 1; item < CLS_GROUP_ITEMS_BWD; item++) {
+                lo += vload8(0, part + item * CLS_PART_STRIDE);
+                hi += vload4(0, part + item * CLS_PART_STRIDE + 8);
             }
+#else
+            float16 lo2 = vload16(0, part);
+            float8 hi2 = vload8(0, part + 16);
+            for (uint item = 1; item < CLS_GROUP_ITEMS_BWD; item++) {
+                lo2 += vload16(0, part + item * CLS_PART_STRIDE);
+                hi2 += vload8(0, part + item * CLS_PART_STRIDE + 16);
+            }
+            const float8 lo = lo2.even + lo2.odd; /* each value's two partials */
+            const float4 hi = hi2.even + hi2.odd;
+#endif
+            __global float *out = isect_grads + CLS_GRAD_VALUES * s_slot[k];
+            /* (Scalar stores: Oclgrind 21.10 mistracks stores of freshly built vectors.) */
+            out[0] = lo.s0;
+            out[1] = lo.s1;
+            out[2] = lo.s2;
+            out[3] = lo.s3;
+            out[4] = lo.s4;
+            out[5] = lo.s5;
+            out[6] = lo.s6;
+            out[7] = lo.s7;
+            out[8] = hi.s0;
+            out[9] = hi.s1;
+            out[10] = hi.s2;
+            out[11] = hi.s3;
+        }
         top = base;
     }
 }
