@@ -99,6 +99,8 @@ int cli_open_context(const cli_device_options *opts, cls_context **ctx)
         .device = opts->device,
         .enable_profiling = opts->profiling,
         .log = {.fn = stderr_log, .level = opts->verbose ? CLS_LOG_INFO : CLS_LOG_WARN},
+        .disable_tuning = opts->no_tune,
+        .tune_pixels = opts->pixels,
     };
     cls_status st = cls_context_create(&desc, ctx);
     if (st != CLS_OK) {
@@ -107,7 +109,7 @@ int cli_open_context(const cli_device_options *opts, cls_context **ctx)
         *ctx = NULL;
         return 0;
     }
-    return 1; /* with -v the library's info log has named the device */
+    return 1; /* with -v the library's info log has named the device and the kernel configuration */
 }
 
 int cli_wants_help(int argc, char **argv)

@@ -30,8 +30,15 @@ typedef struct cli_device_options {
     const char *device;
     int verbose;
     int profiling;
+    int no_tune;        /* --no-tune: the compiled-in kernel configuration, not the tuned one */
+    uint64_t pixels;    /* image size the command renders, when known: picks the tuning bucket */
 } cli_device_options;
-/* Creates a context; prints the error and returns 0 on failure. */
+/* The getopt value of --no-tune, shared by the commands that take it. */
+#define CLI_OPT_NO_TUNE 1000
+#define CLI_NO_TUNE_OPTION {"no-tune", no_argument, 0, CLI_OPT_NO_TUNE}
+#define CLI_NO_TUNE_HELP "  --no-tune            run the compiled-in kernel configuration, not the tuned one\n"
+/* Creates a context; prints the error and returns 0 on failure. With verbose, the library's
+ * info log names the device and the kernel configuration (tuned or defaults). */
 int cli_open_context(const cli_device_options *opts, cls_context **ctx);
 
 typedef int (*cli_command_fn)(int argc, char **argv);
@@ -42,6 +49,11 @@ int cmd_render(int argc, char **argv);
 int cmd_grad(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
+
+/* N random Gaussians (SH degree 3) filling the view of a camera of width x height at the origin
+ * looking down +z: the synthetic scene of `bench` and `tune`. Prints and returns 1 on failure. */
+int cli_synthetic_scene(uint32_t n, uint32_t width, uint32_t height, cls_gaussians *g, cls_camera *cam);
 
 /* Evaluation report (cli/report.c): renders every view of `split`, writes dir/test/<image>.png
  * (render | photo) and dir/metrics.json (per view and mean PSNR and SSIM, Gaussian count, peak

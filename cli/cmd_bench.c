@@ -23,7 +23,7 @@ static void bench_usage(void)
            "        backward/forward time ratio.\n"
            "sort:   stable key-value radix sort of N random pairs on B key bits (default 32), pairs/s,\n"
            "        and the device copy bandwidth measured in the same run.\n"
-           "common: --repeats R (default 10), --warmup W (default 2), --device D, -v\n");
+           "common: --repeats R (default 10), --warmup W (default 2), --device D, --no-tune, -v\n");
 }
 
 typedef struct bench_options {
@@ -44,7 +44,7 @@ static int parse(int argc, char **argv, bench_options *o)
         {"warmup", required_argument, 0, OPT_WARMUP},   {"count", required_argument, 0, OPT_COUNT},
         {"bits", required_argument, 0, OPT_BITS},       {"antialiased", no_argument, 0, OPT_AA},
         {"device", required_argument, 0, OPT_DEVICE},   {"verbose", no_argument, 0, 'v'},
-        {0, 0, 0, 0}};
+        CLI_NO_TUNE_OPTION,                             {0, 0, 0, 0}};
     opterr = 0;
     optind = 1;
     int ok = 1;
@@ -61,6 +61,7 @@ static int parse(int argc, char **argv, bench_options *o)
         case OPT_BITS: ok = cli_parse_u32("--bits", optarg, 0, 32, &o->bits); break;
         case OPT_AA: o->antialiased = 1; break;
         case OPT_DEVICE: o->dev.device = optarg; break;
+        case CLI_OPT_NO_TUNE: o->dev.no_tune = 1; break;
         case 'v': o->dev.verbose = 1; break;
         default:
             cli_error("bench: unknown or incomplete option '%s' (clsplat bench --help)", argv[optind - 1]);
@@ -99,8 +100,7 @@ static uint32_t xorshift(uint32_t *s)
 
 static float uniform(uint32_t *s, float lo, float hi) { return lo + (hi - lo) * (float)(xorshift(s) >> 8) / 16777216.0f; }
 
-/* N random Gaussians filling the view of a camera at the origin looking down +z. */
-static int synthetic_scene(uint32_t n, uint32_t width, uint32_t height, cls_gaussians *g, cls_camera *cam)
+int cli_synthetic_scene(uint32_t n, uint32_t width, uint32_t height, cls_gaussians *g, cls_camera *cam)
 {
     cls_error err = {0};
     if (cls_gaussians_alloc(g, n, 3, &err) != CLS_OK)
@@ -141,7 +141,7 @@ static int bench_render(bench_options *o, int backward)
     cls_camera_set cams = {0};
     cls_error err = {0};
     if (o->synthetic) {
-        if (synthetic_scene(o->synthetic, o->width ? o->width : 1920, o->height ? o->height : 1080, &g, &cam) != 0)
+        if (cli_synthetic_scene(o->synthetic, o->width ? o->width : 1920, o->height ? o->height : 1080, &g, &cam) != 0)
             return 1;
     } else {
         if (o->scene == NULL || o->cameras == NULL)
@@ -171,6 +171,7 @@ static int bench_render(bench_options *o, int backward)
     float *d_rgb = NULL;
     double *samples = NULL;
     o->dev.profiling = 1;
+    o->dev.pixels = (uint64_t)cam.width * cam.height;
     if (!cli_open_context(&o->dev, &ctx))
         goto done;
     cls_status st = cls_scene_create(ctx, &g, &scene);

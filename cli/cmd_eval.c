@@ -17,7 +17,8 @@ static void eval_usage(void)
            "  --background R,G,B   background in [0, 1] (default 0,0,0)\n"
            "  --antialiased        render in antialiased mode\n"
            "  --out DIR            where metrics.json and test/ go (default eval)\n"
-           "  --device D, -v       as for render\n");
+           "  --device D, -v       as for render\n"
+           CLI_NO_TUNE_HELP);
 }
 
 int cmd_eval(int argc, char **argv)
@@ -31,7 +32,7 @@ int cmd_eval(int argc, char **argv)
         {"split", required_argument, 0, OPT_SPLIT},     {"downscale", required_argument, 0, OPT_DOWN},
         {"max-width", required_argument, 0, OPT_MAXW},  {"background", required_argument, 0, OPT_BG},
         {"antialiased", no_argument, 0, OPT_AA},        {"out", required_argument, 0, OPT_OUT},
-        {"device", required_argument, 0, OPT_DEVICE},   {"verbose", no_argument, 0, 'v'},
+        {"device", required_argument, 0, OPT_DEVICE},   {"verbose", no_argument, 0, 'v'}, CLI_NO_TUNE_OPTION,
         {0, 0, 0, 0}};
     const char *out = "eval";
     cls_split split = CLS_SPLIT_TEST;
@@ -61,6 +62,7 @@ int cmd_eval(int argc, char **argv)
         case OPT_AA: rdesc.antialiased = 1; break;
         case OPT_OUT: out = optarg; break;
         case OPT_DEVICE: dev.device = optarg; break;
+        case CLI_OPT_NO_TUNE: dev.no_tune = 1; break;
         case 'v': dev.verbose = 1; break;
         default: ok = !cli_error("eval: unknown or incomplete option '%s' (clsplat eval --help)", argv[optind - 1]);
         }

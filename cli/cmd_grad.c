@@ -20,7 +20,8 @@ static void grad_usage(void)
            "  --out GRADS.ply      output (required)\n"
            "  --background R,G,B   background colour in [0, 1] (default 0,0,0)\n"
            "  --antialiased        antialiased mode\n"
-           "  --device D, -v       as for render\n");
+           "  --device D, -v       as for render\n"
+           CLI_NO_TUNE_HELP);
 }
 
 typedef struct grad_options {
@@ -37,7 +38,7 @@ static int parse(int argc, char **argv, grad_options *o)
         {"cameras", required_argument, 0, OPT_CAMERAS}, {"index", required_argument, 0, OPT_INDEX},
         {"target", required_argument, 0, OPT_TARGET},   {"out", required_argument, 0, OPT_OUT},
         {"background", required_argument, 0, OPT_BG},   {"antialiased", no_argument, 0, OPT_AA},
-        {"device", required_argument, 0, OPT_DEVICE},   {"verbose", no_argument, 0, 'v'},
+        {"device", required_argument, 0, OPT_DEVICE},   {"verbose", no_argument, 0, 'v'}, CLI_NO_TUNE_OPTION,
         {0, 0, 0, 0}};
     opterr = 0;
     optind = 1;
@@ -56,6 +57,7 @@ static int parse(int argc, char **argv, grad_options *o)
             break;
         case OPT_AA: o->desc.antialiased = 1; break;
         case OPT_DEVICE: o->dev.device = optarg; break;
+        case CLI_OPT_NO_TUNE: o->dev.no_tune = 1; break;
         case 'v': o->dev.verbose = 1; break;
         default:
             cli_error("grad: unknown or incomplete option '%s' (clsplat grad --help)", argv[optind - 1]);

@@ -25,7 +25,8 @@ static void render_usage(void)
            "  --16bit              16-bit PNGs\n"
            "  --device D           OpenCL device index or name (default: CLSPLAT_DEVICE, else the\n"
            "                       first GPU, else the first CPU)\n"
-           "  -v, --verbose        say which device is used and what is written\n");
+           CLI_NO_TUNE_HELP
+           "  -v, --verbose        say which device and kernel configuration are used and what is written\n");
 }
 
 typedef struct render_options {
@@ -47,7 +48,7 @@ static int parse(int argc, char **argv, render_options *o)
         {"antialiased", no_argument, 0, OPT_AA},        {"sh-degree", required_argument, 0, OPT_SH},
         {"alpha", no_argument, 0, OPT_ALPHA},           {"depth", no_argument, 0, OPT_DEPTH},
         {"16bit", no_argument, 0, OPT_16},              {"device", required_argument, 0, OPT_DEVICE},
-        {"verbose", no_argument, 0, 'v'},               {0, 0, 0, 0}};
+        {"verbose", no_argument, 0, 'v'},               CLI_NO_TUNE_OPTION, {0, 0, 0, 0}};
     int has_index = 0;
     uint32_t sh = 0;
     opterr = 0;
@@ -80,6 +81,7 @@ static int parse(int argc, char **argv, render_options *o)
         case OPT_DEPTH: o->depth = 1; break;
         case OPT_16: o->bit_depth = 16; break;
         case OPT_DEVICE: o->dev.device = optarg; break;
+        case CLI_OPT_NO_TUNE: o->dev.no_tune = 1; break;
         case 'v': o->dev.verbose = 1; break;
         default:
             cli_error("render: unknown or incomplete option '%s' (clsplat render --help)", argv[optind - 1]);

@@ -30,7 +30,8 @@ static void train_usage(void)
            "  --antialiased        train in antialiased mode\n"
            "  --device D           OpenCL device index or name\n"
            "  --quiet              no progress output\n"
-           "  -v, --verbose        device and file details\n\n"
+           CLI_NO_TUNE_HELP
+           "  -v, --verbose        device, kernel configuration and file details\n\n"
            "  --save-every N       write DIR/checkpoint.bin every N steps (atomically)\n"
            "  --resume CHECKPOINT  continue a run from its checkpoint (its options and state take\n"
            "                       over; --iters is the total the run goes to); the result equals an\n"
@@ -56,7 +57,7 @@ static int parse(int argc, char **argv, train_options *o)
         {"eval", no_argument, 0, OPT_EVAL},            {"sh-degree", required_argument, 0, OPT_SH},
         {"background", required_argument, 0, OPT_BG}, {"seed", required_argument, 0, OPT_SEED},
         {"antialiased", no_argument, 0, OPT_AA},       {"device", required_argument, 0, OPT_DEVICE},
-        {"quiet", no_argument, 0, OPT_QUIET},          {"verbose", no_argument, 0, 'v'},
+        {"quiet", no_argument, 0, OPT_QUIET},          {"verbose", no_argument, 0, 'v'}, CLI_NO_TUNE_OPTION,
         {"max-gaussians", required_argument, 0, OPT_MAXG}, {"no-densify", no_argument, 0, OPT_NODENSE},
         {"save-every", required_argument, 0, OPT_SAVE},    {"resume", required_argument, 0, OPT_RESUME},
         {0, 0, 0, 0}};
@@ -85,6 +86,7 @@ static int parse(int argc, char **argv, train_options *o)
         case OPT_SEED: ok = cli_parse_u32("--seed", optarg, 0, UINT32_MAX, &o->seed); break;
         case OPT_AA: o->antialiased = 1; break;
         case OPT_DEVICE: o->dev.device = optarg; break;
+        case CLI_OPT_NO_TUNE: o->dev.no_tune = 1; break;
         case OPT_QUIET: o->quiet = 1; break;
         case OPT_MAXG: ok = cli_parse_u32("--max-gaussians", optarg, 1, 100000000, &o->max_gaussians); break;
         case OPT_NODENSE: o->no_densify = 1; break;

@@ -17,6 +17,7 @@ static const struct {
     {"grad", cmd_grad, "gradients of a photometric loss with respect to every parameter"},
     {"convert", cmd_convert, "convert a scene between .ply and .splat"},
     {"bench", cmd_bench, "measure the render passes and the sort on a device"},
+    {"tune", cmd_tune, "find and remember the fastest kernel configuration of a device"},
 };
 
 static void usage(FILE *out)
@@ -25,7 +26,8 @@ static void usage(FILE *out)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nclsplat %s. Environment: CLSPLAT_DEVICE (device index or name), CLSPLAT_KERNEL_DIR\n"
-                 "(read kernels from a folder), CLSPLAT_CACHE_DIR (compiled-program cache).\n",
+                 "(read kernels from a folder), CLSPLAT_CACHE_DIR (compiled-program cache), CLSPLAT_TUNE_DIR\n"
+                 "(tuning results).\n",
             cls_version_string());
 }
 

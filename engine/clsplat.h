@@ -159,6 +159,15 @@ typedef struct cls_context_desc {
     /* Record per-pass device times (cls_frame_timings). Costs a little. */
     int enable_profiling;
     cls_log_desc log;
+    /* Folder of the autotuner's results (docs/tuning.md). NULL: $CLSPLAT_TUNE_DIR, else
+     * $CLSPLAT_CACHE_DIR/tune when that is set, else $XDG_CACHE_HOME/clsplat/tune, else
+     * ~/.cache/clsplat/tune. */
+    const char *tune_dir;
+    /* Ignore tuning results: run the compiled-in kernel configuration of the device type. */
+    int disable_tuning;
+    /* Pixels per image the context will mostly render: picks the tuning result of the nearest
+     * problem-size bucket. 0: the largest bucket tuned on this device. */
+    uint64_t tune_pixels;
 } cls_context_desc;
 
 typedef struct cls_context cls_context;
@@ -508,6 +517,61 @@ CLS_API cls_status cls_bench_sort(cls_context *ctx, uint32_t count, uint32_t key
 /* Device copy bandwidth (bytes read + written per second) with a copy kernel over `bytes`. */
 CLS_API cls_status cls_bench_copy_bandwidth(cls_context *ctx, size_t bytes, int repeats,
                                             double *bytes_per_second);
+
+/* ---------------------------------------------------------------------------------------
+ * Autotuning (docs/tuning.md): which kernel configuration (tile size, pixels per work-item,
+ * batch sizes, sort and scan shapes, work-group sizes) is fastest on this device, measured
+ * with profiling events and remembered per user. A context loads the remembered choice when
+ * it is created (unless disable_tuning) and otherwise runs compiled-in defaults.
+ * ------------------------------------------------------------------------------------- */
+
+/* Where the context's kernel configuration came from and what it is, one line, e.g.
+ * "tuned (/home/u/.cache/clsplat/tune/...txt, 2^18 px): tile_size=16 pixels_per_item=8 ..."
+ * or "defaults (cpu): ...". Owned by ctx. Cannot fail. */
+CLS_API const char *cls_context_config(const cls_context *ctx);
+
+/* Zero means default everywhere. */
+typedef struct cls_tune_desc {
+    double budget_seconds;  /* wall-clock budget of the whole search; 0: 120 */
+    int no_cache_write;     /* measure and apply to the context, but write no results file */
+    int repeats;            /* timed runs per candidate when the budget allows; 0: 7 */
+    const char *kernels;    /* comma-separated names of the tunable kernels to tune; NULL: all */
+} cls_tune_desc;
+
+#define CLS_TUNE_MAX_KERNELS 8
+
+typedef struct cls_tune_kernel_report {
+    char name[32];          /* "rasterize", "radix_sort", ... */
+    int candidates;         /* valid on this device after pruning (the default included) */
+    int measured;           /* timed at least once */
+    int rejected;           /* failed to build or run, or their output differed from the default's */
+    int timed_runs;         /* profiled runs over all candidates */
+    double default_ms;      /* median device time of the default configuration (0: not measured) */
+    double best_ms;         /* median of the winner */
+    char best[160];         /* the winner's parameters, "name=value ..." */
+    char defaults[160];     /* the default's parameters */
+} cls_tune_kernel_report;
+
+typedef struct cls_tune_report {
+    int kernel_count;
+    cls_tune_kernel_report kernels[CLS_TUNE_MAX_KERNELS];
+    double seconds;         /* wall time of the search */
+    int bucket;             /* the problem-size bucket: round(log2(pixels)) */
+    char path[1024];        /* the results file written ("" when none) */
+} cls_tune_report;
+
+/* Tunes every tunable kernel of the context's device on `scene` seen from `cam` (the sort and
+ * scan on inputs of the same size), within the desc's time budget: per kernel, every
+ * candidate the device allows is built, run once as a warm-up and checked against the default
+ * configuration's output (bit-identical for the scan and the sort, within a stated tolerance
+ * for the rasterizers), then timed with profiling events, round-robin over the candidates,
+ * halving the field when the budget cannot time all of them. Candidates that fail to build
+ * or run are rejected, never fatal. The winners become the context's configuration (for
+ * objects created afterwards) and, unless no_cache_write, are written to the results file
+ * for the camera's image size bucket. The context needs enable_profiling and no live frames
+ * or scenes other than `scene`. */
+CLS_API cls_status cls_tune(cls_context *ctx, cls_scene *scene, const cls_camera *cam, const cls_tune_desc *desc,
+                            cls_tune_report *report);
 
 #ifdef __cplusplus
 }

@@ -94,6 +94,25 @@ static const char *first_nonempty(const char *a, const char *b)
     return NULL;
 }
 
+/* The folder of tuning results: desc, $CLSPLAT_TUNE_DIR, $CLSPLAT_CACHE_DIR/tune, XDG, HOME. */
+static void tune_dir(const cls_context_desc *desc, char *out, size_t cap)
+{
+    const char *explicit_dir = first_nonempty(desc->tune_dir, getenv("CLSPLAT_TUNE_DIR"));
+    const char *cache = getenv("CLSPLAT_CACHE_DIR");
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (explicit_dir != NULL)
+        snprintf(out, cap, "%s", explicit_dir);
+    else if (cache != NULL && cache[0] != '\0')
+        snprintf(out, cap, "%s/tune", cache);
+    else if (xdg != NULL && xdg[0] != '\0')
+        snprintf(out, cap, "%s/clsplat/tune", xdg);
+    else if (home != NULL && home[0] != '\0')
+        snprintf(out, cap, "%s/.cache/clsplat/tune", home);
+    else
+        out[0] = '\0';
+}
+
 static void default_cache_dir(char *out, size_t cap)
 {
     const char *explicit_dir = getenv("CLSPLAT_CACHE_DIR");
@@ -145,8 +164,32 @@ cls_status cls_context_create(const cls_context_desc *desc, cls_context **out)
         return cls__from_host(ctx, rc, &herr);
     public_device_info(&ctx->rt.info, &ctx->device);
     cls__params_default(&ctx->rt.info, &ctx->params);
+    tune_dir(desc, ctx->tune_dir, sizeof ctx->tune_dir);
+    char origin[1100];
+    snprintf(origin, sizeof origin, "defaults (%s%s)", (ctx->rt.info.type & CL_DEVICE_TYPE_CPU) ? "cpu" : "gpu",
+             desc->disable_tuning ? ", tuning disabled" : "");
+    if (!desc->disable_tuning && ctx->tune_dir[0] != '\0') {
+        char path[1024];
+        int bucket = 0;
+        cls_params tuned;
+        if (cls__tune_load(ctx, desc->tune_pixels, &tuned, &bucket, path, sizeof path)) {
+            ctx->params = tuned;
+            snprintf(origin, sizeof origin, "tuned (%s, 2^%d px)", path, bucket);
+        }
+    }
+    cls__config_describe(ctx, origin);
+    cls__log(ctx, CLS_LOG_INFO, "kernel configuration: %s", ctx->config);
     return CLS_OK;
 }
+
+void cls__config_describe(cls_context *ctx, const char *origin)
+{
+    char params[512];
+    cls__params_format(&ctx->params, params, sizeof params);
+    snprintf(ctx->config, sizeof ctx->config, "%s: %s", origin, params);
+}
+
+const char *cls_context_config(const cls_context *ctx) { return ctx != NULL ? ctx->config : "no context"; }
 
 void cls_context_destroy(cls_context *ctx)
 {
@@ -254,24 +297,26 @@ cls_status cls__launch_1d(cls_context *ctx, cl_kernel kernel, const char *name, 
     return cls__launch(ctx, kernel, &desc, args, arg_count, prof, pass);
 }
 
-void cls__params_options(const cls_params *p, char *out, size_t cap)
-{
-    snprintf(out, cap,
-             "-DCLS_TILE=%d -DCLS_PIXELS_PER_ITEM=%d -DCLS_BATCH=%d -DCLS_RADIX_BITS=%d -DCLS_SORT_WG=%d "
-             "-DCLS_SORT_ITEMS=%d -DCLS_SCAN_WG=%d -DCLS_SCAN_ITEMS=%d",
-             p->tile_size, p->pixels_per_item, p->raster_batch, p->sort_radix_bits, p->sort_group_size,
-             p->sort_items, p->scan_group_size, p->scan_items);
-    /* CLS_SORT_REORDER is added by the sort itself (engine/sort.c), which owns the variant. */
-}
+void cls__params_options(const cls_params *p, char *out, size_t cap) { cls__params_defines(p, NULL, out, cap); }
 
 cls_status cls__kernel(cls_context *ctx, const char *source, const char *extra_options, const char *kernel_name,
                        cl_kernel *out)
 {
+    /* Only the parameters the source reads become options: a program another parameter does
+     * not change keeps its options, so the program cache (and PoCL's) reuses it while the
+     * tuner varies that parameter. CLS_SORT_REORDER and CLS_BWD_BATCH come in extra_options. */
     char options[1024], params[512];
-    cls__params_options(&ctx->params, params, sizeof params);
+    const char *text = NULL;
+    size_t size = 0;
+    char *owned = NULL;
+    clh_error herr;
+    /* An unreadable source gets every define: the build below reports the failure as usual. */
+    if (clh_source_text(&ctx->rt, source, &text, &size, &owned, &herr) != CLH_OK)
+        text = NULL;
+    cls__params_defines(&ctx->params, text, params, sizeof params);
+    free(owned);
     snprintf(options, sizeof options, "%s %s", params, extra_options ? extra_options : "");
     const char *names[] = {"common", source};
-    clh_error herr;
     clh_result rc = clh_kernel_create(&ctx->rt, names, 2, options, kernel_name, out, &herr);
     return cls__from_host(ctx, rc, &herr);
 }

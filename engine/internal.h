@@ -12,6 +12,8 @@ struct cls_context {
     clh_runtime rt;
     cls_device_info device; /* public view of rt.info */
     cls_params params;      /* kernel parameters for this device */
+    char tune_dir[1024];    /* where tuning results live ("" : none) */
+    char config[1700];       /* where params came from and what they are (cls_context_config) */
     cls_log_desc log;
     char errmsg[8192];
     int cl_error;
@@ -56,6 +58,22 @@ cls_status cls__kernel(cls_context *ctx, const char *source, const char *extra_o
 
 /* The -D options of the context's kernel parameters. */
 void cls__params_options(const cls_params *params, char *out, size_t cap);
+
+/* ---- tuning results on disk (engine/tune_cache.c, docs/formats.md) ---------------------- */
+/* The problem-size bucket of an image: round(log2(pixels)), 0 for none. */
+int cls__tune_bucket(uint64_t pixels);
+/* The identity lines of this device and kernel sources that a result must match. */
+void cls__tune_key(const cls_context *ctx, char *out, size_t cap);
+/* The results file of this device in dir. */
+void cls__tune_path(const cls_context *ctx, const char *dir, char *out, size_t cap);
+/* Reads the result for `pixels` (nearest bucket; 0: the largest) from the context's tune_dir.
+ * 1 and *out set when a valid entry was found; 0 otherwise, with a log message when a file was
+ * there but corrupt, stale or invalid. *bucket receives the entry's bucket. */
+int cls__tune_load(cls_context *ctx, uint64_t pixels, cls_params *out, int *bucket, char *path, size_t path_cap);
+/* Writes (atomically) the entry of `pixels`' bucket, keeping the file's other valid entries. */
+cls_status cls__tune_store(cls_context *ctx, uint64_t pixels, const cls_params *p, char *path, size_t path_cap);
+/* Sets ctx->config from ctx->params and where they came from. */
+void cls__config_describe(cls_context *ctx, const char *origin);
 
 #define CLS__ARRAY_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
