@@ -11,6 +11,10 @@
 #define CLS_GRAD_VALUES 12
 /* Local memory the backward rasterizer may use for its per-work-item partial sums. */
 #define CLS_BWD_LOCAL_BUDGET (24u * 1024u)
+/* Floats of local memory per (Gaussian, work-item) partial in cl/rasterize_backward.cl: two
+ * partial sums of each value with lanes, the values at an odd stride without. */
+#define CLS_PART_STRIDE 24
+#define CLS_PART_STRIDE_SCALAR 13
 
 static void grads_release_buffers(cls_grads *g)
 {
@@ -49,7 +53,8 @@ static int backward_batch(const cls_context *ctx)
 {
     const cls_params *p = &ctx->params;
     const size_t items = (size_t)(p->tile_size / p->pixels_per_item) * (size_t)p->tile_size;
-    const size_t per_gaussian = CLS_GRAD_VALUES * items * sizeof(float) + 11 * sizeof(float) + sizeof(cl_uint);
+    const size_t stride = p->pixels_per_item == 1 ? CLS_PART_STRIDE_SCALAR : CLS_PART_STRIDE;
+    const size_t per_gaussian = stride * items * sizeof(float) + 11 * sizeof(float) + sizeof(cl_uint);
     size_t budget = CLS_BWD_LOCAL_BUDGET;
     if (ctx->rt.info.local_mem > 0 && ctx->rt.info.local_mem / 2 < budget)
         budget = (size_t)ctx->rt.info.local_mem / 2;
