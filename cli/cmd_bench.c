@@ -11,7 +11,8 @@ static void bench_usage(void)
 {
     printf("usage: clsplat bench render (SCENE --cameras SOURCE [--index I] | --synthetic N) [options]\n"
            "       clsplat bench grad   (SCENE --cameras SOURCE [--index I] | --synthetic N) [options]\n"
-           "       clsplat bench sort --count N [--bits B] [--repeats R] [--device D]\n\n"
+           "       clsplat bench sort --count N [--bits B] [--repeats R] [--device D]\n"
+           "       clsplat bench train DATASET [--downscale F] [--repeats R] [--warmup W] [--device D]\n\n"
            "render: per-pass device times (median over --repeats runs after --warmup runs, from OpenCL\n"
            "        profiling events), host wall time per frame, visible Gaussians and intersections.\n"
            "  --width W / --height H   image size (synthetic default 1920x1080; a camera's size is\n"
@@ -23,12 +24,16 @@ static void bench_usage(void)
            "        backward/forward time ratio.\n"
            "sort:   stable key-value radix sort of N random pairs on B key bits (default 32), pairs/s,\n"
            "        and the device copy bandwidth measured in the same run.\n"
+           "train:  training steps on a dataset from its initial state (before densification): the\n"
+           "        per-pass device time of a step (median over --repeats steps after --warmup steps,\n"
+           "        profiled run) and the wall time per step of a second, unprofiled run of the same\n"
+           "        steps. --downscale F as for train (default 1).\n"
            "common: --repeats R (default 10), --warmup W (default 2), --device D, --no-tune, -v\n");
 }
 
 typedef struct bench_options {
     const char *scene, *cameras;
-    uint32_t index, width, height, synthetic, repeats, warmup, count, bits;
+    uint32_t index, width, height, synthetic, repeats, warmup, count, bits, downscale;
     int antialiased;
     cli_device_options dev;
 } bench_options;
@@ -36,7 +41,7 @@ typedef struct bench_options {
 static int parse(int argc, char **argv, bench_options *o)
 {
     enum { OPT_CAMERAS = 256, OPT_INDEX, OPT_WIDTH, OPT_HEIGHT, OPT_SYN, OPT_REPEATS, OPT_WARMUP, OPT_COUNT,
-           OPT_BITS, OPT_AA, OPT_DEVICE };
+           OPT_BITS, OPT_AA, OPT_DEVICE, OPT_DOWNSCALE };
     static const struct option options[] = {
         {"cameras", required_argument, 0, OPT_CAMERAS}, {"index", required_argument, 0, OPT_INDEX},
         {"width", required_argument, 0, OPT_WIDTH},     {"height", required_argument, 0, OPT_HEIGHT},
@@ -44,7 +49,8 @@ static int parse(int argc, char **argv, bench_options *o)
         {"warmup", required_argument, 0, OPT_WARMUP},   {"count", required_argument, 0, OPT_COUNT},
         {"bits", required_argument, 0, OPT_BITS},       {"antialiased", no_argument, 0, OPT_AA},
         {"device", required_argument, 0, OPT_DEVICE},   {"verbose", no_argument, 0, 'v'},
-        CLI_NO_TUNE_OPTION,                             {0, 0, 0, 0}};
+        {"downscale", required_argument, 0, OPT_DOWNSCALE}, CLI_NO_TUNE_OPTION,
+        {0, 0, 0, 0}};
     opterr = 0;
     optind = 1;
     int ok = 1;
@@ -62,6 +68,7 @@ static int parse(int argc, char **argv, bench_options *o)
         case OPT_AA: o->antialiased = 1; break;
         case OPT_DEVICE: o->dev.device = optarg; break;
         case CLI_OPT_NO_TUNE: o->dev.no_tune = 1; break;
+        case OPT_DOWNSCALE: ok = cli_parse_u32("--downscale", optarg, 1, 64, &o->downscale); break;
         case 'v': o->dev.verbose = 1; break;
         default:
             cli_error("bench: unknown or incomplete option '%s' (clsplat bench --help)", argv[optind - 1]);
@@ -296,6 +303,80 @@ static int bench_sort(bench_options *o)
     return 0;
 }
 
+/* Runs `steps` training steps on a fresh trainer; with `pass_ms` (steps x CLS_PASS_COUNT) the
+ * context profiles and each step's pass times are kept, else the wall time of all steps is
+ * returned in *wall_ms. */
+static int train_steps(const bench_options *o, cls_dataset *ds, uint32_t steps, double *pass_ms, double *wall_ms)
+{
+    cli_device_options dev = o->dev;
+    dev.profiling = pass_ms != NULL;
+    cls_context *ctx = NULL;
+    cls_trainer *trainer = NULL;
+    int rc = 1;
+    if (!cli_open_context(&dev, &ctx))
+        return 1;
+    cls_status st = cls_trainer_create(ctx, ds, &(cls_trainer_desc){.iterations = o->warmup + steps}, &trainer);
+    for (uint32_t i = 0; st == CLS_OK && i < o->warmup; i++)
+        st = cls_trainer_step(trainer, NULL);
+    cls_train_stats stats;
+    double t0 = now_ms();
+    for (uint32_t i = 0; st == CLS_OK && i < steps; i++) {
+        /* Stats (a read-back) on every profiled step, and once at the end of the timed run. */
+        st = cls_trainer_step(trainer, pass_ms != NULL || i + 1 == steps ? &stats : NULL);
+        if (st == CLS_OK && pass_ms != NULL)
+            for (int p = 0; p < CLS_PASS_COUNT; p++)
+                pass_ms[(size_t)p * steps + i] = stats.pass_ms[p];
+    }
+    if (wall_ms != NULL)
+        *wall_ms = now_ms() - t0;
+    if (st != CLS_OK)
+        cli_status_error(st, "training", cls_context_errmsg(ctx));
+    else {
+        if (pass_ms != NULL) {
+            print_device(ctx);
+            printf("%u Gaussians, %u visible in the last step\n", stats.gaussians, stats.visible);
+        }
+        rc = 0;
+    }
+    cls_trainer_destroy(trainer);
+    cls_context_destroy(ctx);
+    return rc;
+}
+
+static int bench_train(bench_options *o)
+{
+    if (o->scene == NULL)
+        return cli_error("bench train: give a DATASET folder");
+    const uint32_t steps = o->repeats;
+    if (o->warmup + steps >= 500)
+        return cli_error("bench train: --warmup + --repeats must stay below 500, where densification starts");
+    cls_dataset *ds = NULL;
+    cls_error err = {0};
+    cls_status st = cls_dataset_load(o->scene, &(cls_dataset_desc){.downscale = o->downscale}, &ds, &err);
+    if (st != CLS_OK)
+        return cli_status_error(st, "loading the dataset", err.message);
+    double *samples = calloc((size_t)CLS_PASS_COUNT * steps, sizeof *samples);
+    double wall = 0.0;
+    int rc = 1;
+    if (samples == NULL)
+        cli_error("out of memory");
+    else if (train_steps(o, ds, steps, samples, NULL) == 0 && train_steps(o, ds, steps, NULL, &wall) == 0) {
+        printf("median of %u steps after %u warm-up steps (device time from profiling events):\n", steps, o->warmup);
+        double total = 0.0, ms[CLS_PASS_COUNT];
+        for (int p = 0; p < CLS_PASS_COUNT; p++)
+            total += ms[p] = median(&samples[(size_t)p * steps], steps);
+        for (int p = 0; p < CLS_PASS_COUNT; p++)
+            printf("  %-14s %9.3f ms  %5.1f%%\n", cls_pass_name((cls_pass)p), ms[p], total > 0 ? 100.0 * ms[p] / total : 0.0);
+        printf("  sum of medians %9.3f ms\n", total);
+        printf("  wall           %9.3f ms per step (a second, unprofiled run of the same %u steps)\n", wall / steps,
+               steps);
+        rc = 0;
+    }
+    free(samples);
+    cls_dataset_destroy(ds);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) {
@@ -318,5 +399,12 @@ int cmd_bench(int argc, char **argv)
             return cli_error("bench sort: unexpected argument '%s'", argv[1 + optind]);
         return bench_sort(&o);
     }
-    return cli_error("bench: unknown benchmark '%s' (render, grad or sort)", what);
+    if (strcmp(what, "train") == 0) {
+        if (optind < argc - 1)
+            o.scene = argv[1 + optind];
+        if (optind + 1 < argc - 1)
+            return cli_error("bench train: unexpected argument '%s'", argv[2 + optind]);
+        return bench_train(&o);
+    }
+    return cli_error("bench: unknown benchmark '%s' (render, grad, sort or train)", what);
 }

@@ -469,6 +469,9 @@ typedef struct cls_train_stats {
     float loss, l1, dssim; /* the step's loss and its two terms (L1, 1 - SSIM) */
     uint32_t gaussians, visible;
     int sh_degree;         /* active SH degree */
+    /* Device time of each pass of this step (ms) when the context profiles, else zeros:
+     * the forward passes, loss, backward passes and the optimiser (Adam, densification). */
+    double pass_ms[CLS_PASS_COUNT];
 } cls_train_stats;
 
 /* A trainer for a dataset: Gaussians initialised at the dataset's SfM points (isotropic

@@ -547,6 +547,8 @@ cls_status cls__trainer_step(cls_trainer *t, cls_train_stats *stats)
         cls_frame_stats_get(f, &fs);
         *stats = (cls_train_stats){.step = step, .loss = values[0], .l1 = values[1], .dssim = values[2],
                                    .gaussians = n, .visible = fs.visible, .sh_degree = (int)degree};
+        if (ctx->rt.profiling) /* the blocking read above finished the step's commands */
+            cls__profile_sum(&f->prof, stats->pass_ms);
     }
     return CLS_OK;
 }
