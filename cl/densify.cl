@@ -2,10 +2,11 @@
  *   densify_stats   per step: accumulate the view's screen-space gradient norm and visibility
  *   densify_plan    per Gaussian: how many Gaussians it becomes (0 pruned, 1 kept, 2 cloned or
  *                   split), from the averaged gradient, its largest scale and its opacity
- *   densify_apply   writes the new parameter arrays and Adam moments at the scanned offsets:
- *                   kept and cloned Gaussians keep their moments (clones start at zero), split
- *                   children are sampled from the parent (N(0, S) in its frame) with scales
- *                   divided by 1.6 and zero moments
+ *   densify_geometry  writes the new means, scales, rotations and opacities at the scanned
+ *                   offsets: split children are sampled from the parent (N(0, S) in its frame)
+ *                   with scales divided by 1.6
+ *   densify_copy    moves one other array (SH, an Adam moment) to the new offsets: kept and
+ *                   cloned Gaussians keep their moments, clones and split children start at 0
  *   opacity_reset   opacity <- min(opacity, 0.01), its moments zeroed
  * Randomness (split children) comes from a counter-based hash of (seed, step, Gaussian,
  * child): deterministic whatever the launch shape. */
@@ -77,23 +78,18 @@ inline float cls_hash_normal(uint seed, uint step, uint i, uint child, uint k)
     return sqrt(-2.0f * log(u1)) * cos(6.283185307179586f * u2);
 }
 
-/* One work-item per old Gaussian; `offset` is the exclusive scan of `count`. The SH arrays
- * have `sh_stride` values per Gaussian. Moments: m_* and v_* of the five groups, old → new. */
-__kernel void densify_apply(uint n, uint sh_stride, uint seed, uint step, __global const uint *plan,
-                            __global const uint *offset,
-                            __global const float *means, __global const float *log_scales, __global const float4 *quats,
-                            __global const float *opacity, __global const float *sh,
-                            __global float *o_means, __global float *o_log_scales, __global float4 *o_quats,
-                            __global float *o_opacity, __global float *o_sh,
-                            __global const float *m_means, __global const float *v_means,
-                            __global const float *m_scales, __global const float *v_scales,
-                            __global const float *m_quats, __global const float *v_quats,
-                            __global const float *m_opacity, __global const float *v_opacity,
-                            __global const float *m_sh, __global const float *v_sh,
-                            __global float *om_means, __global float *ov_means, __global float *om_scales,
-                            __global float *ov_scales, __global float *om_quats, __global float *ov_quats,
-                            __global float *om_opacity, __global float *ov_opacity, __global float *om_sh,
-                            __global float *ov_sh)
+/* Whether output c of a Gaussian with this action keeps the Adam moments: the kept Gaussian
+ * (or the first of a clone pair) keeps its own; a clone and split children start from zero,
+ * as the reference appends them. */
+inline int cls_keeps_moments(uint action, uint c) { return action == CLS_KEEP || (action == CLS_CLONE && c == 0); }
+
+/* The new geometry arrays (means, log-scales, quaternions, opacity logits) at the scanned
+ * offsets; one work-item per old Gaussian, `offset` the exclusive scan of its count. Split
+ * children are sampled from the parent: mean + R(q) (s * eps), eps ~ N(0, I), scale s / 1.6. */
+__kernel void densify_geometry(uint n, uint seed, uint step, __global const uint *plan, __global const uint *offset,
+                               __global const float *means, __global const float *log_scales,
+                               __global const float4 *quats, __global const float *opacity, __global float *o_means,
+                               __global float *o_log_scales, __global float4 *o_quats, __global float *o_opacity)
 {
     const uint i = get_global_id(0);
     if (i >= n)
@@ -105,12 +101,7 @@ __kernel void densify_apply(uint n, uint sh_stride, uint seed, uint step, __glob
     const float4 q = quats[i];
     for (uint c = 0; c < outs; c++) {
         const uint o = offset[i] + c;
-        /* Moments: the kept Gaussian (or the first of a clone pair) keeps its own; a clone and
-         * split children start from zero, as the reference appends them. */
-        const int keep_moments = (action == CLS_KEEP) || (action == CLS_CLONE && c == 0);
-        const float mk = keep_moments ? 1.0f : 0.0f;
         if (action == CLS_SPLIT) {
-            /* Child position: mean + R(q) (s * eps), eps ~ N(0, I); scale s / 1.6. */
             const float qn = length(q);
             const float w = q.s0 / qn, x = q.s1 / qn, y = q.s2 / qn, z = q.s3 / qn;
             const float s0 = exp(log_scales[3 * i]), s1 = exp(log_scales[3 * i + 1]), s2 = exp(log_scales[3 * i + 2]);
@@ -132,24 +123,27 @@ __kernel void densify_apply(uint n, uint sh_stride, uint seed, uint step, __glob
         }
         o_quats[o] = q;
         o_opacity[o] = opacity[i];
-        for (uint k = 0; k < sh_stride; k++)
-            o_sh[(size_t)o * sh_stride + k] = sh[(size_t)i * sh_stride + k];
-        for (uint k = 0; k < 3; k++) {
-            om_means[3 * o + k] = mk * m_means[3 * i + k];
-            ov_means[3 * o + k] = mk * v_means[3 * i + k];
-            om_scales[3 * o + k] = mk * m_scales[3 * i + k];
-            ov_scales[3 * o + k] = mk * v_scales[3 * i + k];
-        }
-        for (uint k = 0; k < 4; k++) {
-            om_quats[4 * o + k] = mk * m_quats[4 * i + k];
-            ov_quats[4 * o + k] = mk * v_quats[4 * i + k];
-        }
-        om_opacity[o] = mk * m_opacity[i];
-        ov_opacity[o] = mk * v_opacity[i];
-        for (uint k = 0; k < sh_stride; k++) {
-            om_sh[(size_t)o * sh_stride + k] = mk * m_sh[(size_t)i * sh_stride + k];
-            ov_sh[(size_t)o * sh_stride + k] = mk * v_sh[(size_t)i * sh_stride + k];
-        }
+    }
+}
+
+/* Any other per-Gaussian array of `stride` values (SH coefficients, Adam moments) at the
+ * scanned offsets: copied, or with `moments` zero for the outputs that start afresh. One
+ * array per launch, so the host can free each old array before it allocates the next. */
+__kernel void densify_copy(uint n, uint stride, uint moments, __global const uint *plan, __global const uint *offset,
+                           __global const float *src, __global float *dst)
+{
+    const uint i = get_global_id(0);
+    if (i >= n)
+        return;
+    const uint action = plan[i];
+    if (action == CLS_PRUNE)
+        return;
+    const uint outs = action == CLS_KEEP ? 1u : 2u;
+    for (uint c = 0; c < outs; c++) {
+        const size_t o = (size_t)(offset[i] + c) * stride;
+        const int keep = !moments || cls_keeps_moments(action, c);
+        for (uint k = 0; k < stride; k++)
+            dst[o + k] = keep ? src[(size_t)i * stride + k] : 0.0f;
     }
 }
 

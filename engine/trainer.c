@@ -251,7 +251,8 @@ cls_status cls__trainer_create(cls_context *ctx, const cls__dataset *data, const
         const char *name;
     } densify_kernels[] = {{&t->densify_stats, "densify_stats"},
                            {&t->densify_plan, "densify_plan"},
-                           {&t->densify_apply, "densify_apply"},
+                           {&t->densify_geometry, "densify_geometry"},
+                           {&t->densify_copy, "densify_copy"},
                            {&t->opacity_reset, "opacity_reset"}};
     for (int i = 0; i < CLS__ARRAY_COUNT(densify_kernels) && st == CLS_OK; i++)
         st = cls__kernel(ctx, "densify", NULL, densify_kernels[i].name, densify_kernels[i].out);
@@ -291,7 +292,8 @@ void cls_trainer_destroy(cls_trainer *t)
     clh_buffer *densify_buffers[] = {&t->grad_accum, &t->denom, &t->plan, &t->counts, &t->offsets, &t->total};
     for (int i = 0; i < CLS__ARRAY_COUNT(densify_buffers); i++)
         clh_buffer_release(densify_buffers[i]);
-    cl_kernel densify_kernels[] = {t->densify_stats, t->densify_plan, t->densify_apply, t->opacity_reset};
+    cl_kernel densify_kernels[] = {t->densify_stats, t->densify_plan, t->densify_geometry, t->densify_copy,
+                                   t->opacity_reset};
     for (int i = 0; i < CLS__ARRAY_COUNT(densify_kernels); i++)
         if (densify_kernels[i] != NULL)
             clReleaseKernel(densify_kernels[i]);
@@ -346,6 +348,16 @@ static float logit(float p) { return logf(p / (1.0f - p)); }
 
 /* Plans, counts and applies one densification: the scene and the Adam moments are replaced by
  * new arrays of the new size; the statistics restart from zero. */
+/* Waits for the queue (so that released buffers are really free before the next allocation). */
+static cls_status finish(cls_context *ctx, const char *what)
+{
+    cl_int code = clFinish(ctx->rt.queue);
+    if (code == CL_SUCCESS)
+        return CLS_OK;
+    clh_error herr;
+    return cls__from_host(ctx, clh_fail_cl(&herr, code, "clFinish", "%s", what), &herr);
+}
+
 static cls_status densify(cls_trainer *t, uint32_t step)
 {
     cls_context *ctx = t->ctx;
@@ -387,50 +399,68 @@ static cls_status densify(cls_trainer *t, uint32_t step)
     if (new_count == 0)
         return cls__ctx_fail(ctx, CLS_ERROR_LIMIT, "densification at step %u would prune every Gaussian", step);
 
-    /* New arrays: the five parameter groups and their moments. */
+    /* The new arrays replace the old ones one at a time, each old one freed (after the queue
+     * finished with it) before the next new one is allocated: the moment's extra memory is
+     * the largest single array, not a second copy of the whole model. */
     const uint32_t stride = (uint32_t)cls_sh_coeff_count(s->sh_degree) * 3;
     const size_t values[GROUP_COUNT] = {3, 3, 4, 1, stride};
-    clh_buffer params[GROUP_COUNT] = {{0}}, moments[GROUP_COUNT][2] = {{{0}}};
-    for (int grp = 0; grp < GROUP_COUNT && rc == CLH_OK; grp++) {
-        rc = clh_buffer_reserve(&ctx->rt, &params[grp], (size_t)new_count * values[grp] * sizeof(float), "params",
-                                &herr);
-        for (int mv = 0; mv < 2 && rc == CLH_OK; mv++)
-            rc = clh_buffer_reserve(&ctx->rt, &moments[grp][mv], (size_t)new_count * values[grp] * sizeof(float),
-                                    "moments", &herr);
+    clh_buffer *params[GROUP_COUNT] = {&s->means, &s->log_scales, &s->quats, &s->opacity_logits, &s->sh};
+    cl_uint seed = (cl_uint)(t->desc.seed ^ (t->desc.seed >> 32)), st_step = step;
+    {
+        clh_buffer geometry[4] = {{0}};
+        for (int grp = 0; grp < 4 && rc == CLH_OK; grp++)
+            rc = clh_buffer_reserve(&ctx->rt, &geometry[grp], (size_t)new_count * values[grp] * sizeof(float),
+                                    "densified parameters", &herr);
+        cls_status st2 = cls__from_host(ctx, rc, &herr);
+        if (st2 == CLS_OK) {
+            const clh_arg args[] = {CLH_ARG(nn), CLH_ARG(seed), CLH_ARG(st_step), CLH_MEM(t->plan), CLH_MEM(t->offsets),
+                                    CLH_MEM(s->means), CLH_MEM(s->log_scales), CLH_MEM(s->quats),
+                                    CLH_MEM(s->opacity_logits), CLH_MEM(geometry[0]), CLH_MEM(geometry[1]),
+                                    CLH_MEM(geometry[2]), CLH_MEM(geometry[3])};
+            st2 = launch_1d(t, t->densify_geometry, "densify_geometry", n, args, CLS__ARRAY_COUNT(args));
+        }
+        if (st2 == CLS_OK)
+            st2 = finish(ctx, "densification");
+        for (int grp = 0; grp < 4; grp++) {
+            if (st2 == CLS_OK) {
+                clh_buffer_release(params[grp]);
+                *params[grp] = geometry[grp];
+            } else {
+                clh_buffer_release(&geometry[grp]);
+            }
+        }
+        if (st2 != CLS_OK)
+            return st2;
     }
-    clh_buffer *old_params[GROUP_COUNT] = {&s->means, &s->log_scales, &s->quats, &s->opacity_logits, &s->sh};
-    if (rc == CLH_OK) {
-        cl_uint sh_stride = stride, seed = (cl_uint)(t->desc.seed ^ (t->desc.seed >> 32)), st_step = step;
-        const clh_arg args[] = {
-            CLH_ARG(nn), CLH_ARG(sh_stride), CLH_ARG(seed), CLH_ARG(st_step), CLH_MEM(t->plan), CLH_MEM(t->offsets),
-            CLH_MEM(s->means), CLH_MEM(s->log_scales), CLH_MEM(s->quats), CLH_MEM(s->opacity_logits), CLH_MEM(s->sh),
-            CLH_MEM(params[0]), CLH_MEM(params[1]), CLH_MEM(params[2]), CLH_MEM(params[3]), CLH_MEM(params[4]),
-            CLH_MEM(t->moments[0][0]), CLH_MEM(t->moments[0][1]), CLH_MEM(t->moments[1][0]), CLH_MEM(t->moments[1][1]),
-            CLH_MEM(t->moments[2][0]), CLH_MEM(t->moments[2][1]), CLH_MEM(t->moments[3][0]), CLH_MEM(t->moments[3][1]),
-            CLH_MEM(t->moments[4][0]), CLH_MEM(t->moments[4][1]),
-            CLH_MEM(moments[0][0]), CLH_MEM(moments[0][1]), CLH_MEM(moments[1][0]), CLH_MEM(moments[1][1]),
-            CLH_MEM(moments[2][0]), CLH_MEM(moments[2][1]), CLH_MEM(moments[3][0]), CLH_MEM(moments[3][1]),
-            CLH_MEM(moments[4][0]), CLH_MEM(moments[4][1])};
-        st = launch_1d(t, t->densify_apply, "densify_apply", n, args, CLS__ARRAY_COUNT(args));
-    } else {
+    /* SH coefficients, then every Adam moment. (The old SH array is still needed by nothing
+     * else; the geometry above was the only kernel that reads several old arrays.) */
+    struct array_move {
+        clh_buffer *buf;
+        cl_uint values, moments;
+    } moves[1 + 2 * GROUP_COUNT] = {{&s->sh, stride, 0}};
+    for (int grp = 0; grp < GROUP_COUNT; grp++)
+        for (int mv = 0; mv < 2; mv++)
+            moves[1 + 2 * grp + mv] = (struct array_move){&t->moments[grp][mv], (cl_uint)values[grp], 1};
+    for (int a = 0; a < CLS__ARRAY_COUNT(moves); a++) {
+        clh_buffer moved = {0};
+        rc = clh_buffer_reserve(&ctx->rt, &moved, (size_t)new_count * moves[a].values * sizeof(float),
+                                "densified array", &herr);
         st = cls__from_host(ctx, rc, &herr);
-    }
-    if (st != CLS_OK) {
-        for (int grp = 0; grp < GROUP_COUNT; grp++) {
-            clh_buffer_release(&params[grp]);
-            clh_buffer_release(&moments[grp][0]);
-            clh_buffer_release(&moments[grp][1]);
+        if (st == CLS_OK) {
+            const clh_arg args[] = {CLH_ARG(nn), CLH_ARG(moves[a].values), CLH_ARG(moves[a].moments), CLH_MEM(t->plan),
+                                    CLH_MEM(t->offsets), CLH_MEM(*moves[a].buf), CLH_MEM(moved)};
+            st = launch_1d(t, t->densify_copy, "densify_copy", n, args, CLS__ARRAY_COUNT(args));
         }
-        return st;
-    }
-    /* Swap in the new arrays (the queue is in order: the old ones are released after use). */
-    for (int grp = 0; grp < GROUP_COUNT; grp++) {
-        clh_buffer_release(old_params[grp]);
-        *old_params[grp] = params[grp];
-        for (int mv = 0; mv < 2; mv++) {
-            clh_buffer_release(&t->moments[grp][mv]);
-            t->moments[grp][mv] = moments[grp][mv];
+        if (st == CLS_OK)
+            st = finish(ctx, "densification");
+        if (st != CLS_OK) {
+            /* The arrays already moved have the new count, the others the old one: the state
+             * is no longer consistent, and the caller's error ends the training. */
+            clh_buffer_release(&moved);
+            return st;
         }
+        clh_buffer_release(moves[a].buf);
+        *moves[a].buf = moved;
     }
     s->count = new_count;
     clh_buffer_release(&t->grad_accum);

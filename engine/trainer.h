@@ -20,7 +20,7 @@ struct cls_trainer {
     cls_grads *grads;
     cls__loss loss;
     cl_kernel adam, adam_sh;
-    cl_kernel densify_stats, densify_plan, densify_apply, opacity_reset;
+    cl_kernel densify_stats, densify_plan, densify_geometry, densify_copy, opacity_reset;
     cls__scan scan;
     clh_buffer grad_accum, denom, plan, counts, offsets, total; /* densification state */
     clh_buffer moments[GROUP_COUNT][2]; /* Adam m and v per group */

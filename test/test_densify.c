@@ -54,9 +54,10 @@ START_TEST(test_plan_apply_reset)
 {
     cls_context *ctx = NULL;
     ck_assert_msg(cls_context_create(&(cls_context_desc){0}, &ctx) == CLS_OK, "%s", cls_context_errmsg(ctx));
-    cl_kernel plan_k, apply_k, reset_k;
+    cl_kernel plan_k, geometry_k, copy_k, reset_k;
     ck_assert_int_eq(cls__kernel(ctx, "densify", NULL, "densify_plan", &plan_k), CLS_OK);
-    ck_assert_int_eq(cls__kernel(ctx, "densify", NULL, "densify_apply", &apply_k), CLS_OK);
+    ck_assert_int_eq(cls__kernel(ctx, "densify", NULL, "densify_geometry", &geometry_k), CLS_OK);
+    ck_assert_int_eq(cls__kernel(ctx, "densify", NULL, "densify_copy", &copy_k), CLS_OK);
     ck_assert_int_eq(cls__kernel(ctx, "densify", NULL, "opacity_reset", &reset_k), CLS_OK);
     cls__scan scan;
     ck_assert_int_eq(cls__scan_init(ctx, &scan), CLS_OK);
@@ -144,17 +145,22 @@ START_TEST(test_plan_apply_reset)
         ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &mdst[2 * g], values[g] * total * 4, "dst", &herr), CLH_OK);
         ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &mdst[2 * g + 1], values[g] * total * 4, "dst", &herr), CLH_OK);
     }
-    cl_uint stride = STRIDE, seed = 77, step = 1200;
-    const clh_arg apply_args[] = {
-        CLH_ARG(n), CLH_ARG(stride), CLH_ARG(seed), CLH_ARG(step), CLH_MEM(b_plan), CLH_MEM(b_offset),
-        CLH_MEM(src[0]), CLH_MEM(src[1]), CLH_MEM(src[2]), CLH_MEM(src[3]), CLH_MEM(src[4]),
-        CLH_MEM(dst[0]), CLH_MEM(dst[1]), CLH_MEM(dst[2]), CLH_MEM(dst[3]), CLH_MEM(dst[4]),
-        CLH_MEM(msrc[0]), CLH_MEM(msrc[1]), CLH_MEM(msrc[2]), CLH_MEM(msrc[3]), CLH_MEM(msrc[4]), CLH_MEM(msrc[5]),
-        CLH_MEM(msrc[6]), CLH_MEM(msrc[7]), CLH_MEM(msrc[8]), CLH_MEM(msrc[9]),
-        CLH_MEM(mdst[0]), CLH_MEM(mdst[1]), CLH_MEM(mdst[2]), CLH_MEM(mdst[3]), CLH_MEM(mdst[4]), CLH_MEM(mdst[5]),
-        CLH_MEM(mdst[6]), CLH_MEM(mdst[7]), CLH_MEM(mdst[8]), CLH_MEM(mdst[9])};
-    ck_assert_int_eq(cls__launch(ctx, apply_k, &d1, apply_args, CLS__ARRAY_COUNT(apply_args), NULL, CLS_PASS_OPTIMIZE),
-                     CLS_OK);
+    cl_uint seed = 77, step = 1200;
+    /* As the trainer does it: the geometry in one launch, then every other array alone. */
+    const clh_arg geometry_args[] = {CLH_ARG(n), CLH_ARG(seed), CLH_ARG(step), CLH_MEM(b_plan), CLH_MEM(b_offset),
+                                     CLH_MEM(src[0]), CLH_MEM(src[1]), CLH_MEM(src[2]), CLH_MEM(src[3]),
+                                     CLH_MEM(dst[0]), CLH_MEM(dst[1]), CLH_MEM(dst[2]), CLH_MEM(dst[3])};
+    ck_assert_int_eq(cls__launch(ctx, geometry_k, &d1, geometry_args, CLS__ARRAY_COUNT(geometry_args), NULL,
+                                 CLS_PASS_OPTIMIZE), CLS_OK);
+    for (int a = 0; a < 11; a++) {
+        const int g = a == 0 ? 4 : (a - 1) / 2; /* the SH, then m and v of every group */
+        cl_uint vals = (cl_uint)values[g], moments = a > 0;
+        clh_buffer *from = a == 0 ? &src[4] : &msrc[a - 1], *to = a == 0 ? &dst[4] : &mdst[a - 1];
+        const clh_arg copy_args[] = {CLH_ARG(n), CLH_ARG(vals), CLH_ARG(moments), CLH_MEM(b_plan), CLH_MEM(b_offset),
+                                     CLH_MEM(*from), CLH_MEM(*to)};
+        ck_assert_int_eq(cls__launch(ctx, copy_k, &d1, copy_args, CLS__ARRAY_COUNT(copy_args), NULL,
+                                     CLS_PASS_OPTIMIZE), CLS_OK);
+    }
     float *out[5], *om[5], *ov[5];
     for (int g = 0; g < 5; g++) {
         out[g] = malloc(values[g] * total * 4);
@@ -233,7 +239,8 @@ START_TEST(test_plan_apply_reset)
         clh_buffer_release(others[i]);
     cls__scan_release(&scan);
     clReleaseKernel(plan_k);
-    clReleaseKernel(apply_k);
+    clReleaseKernel(geometry_k);
+    clReleaseKernel(copy_k);
     clReleaseKernel(reset_k);
     cls_context_destroy(ctx);
 }
