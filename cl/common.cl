@@ -72,6 +72,52 @@
         y1 = min(max((int)ceil(((v) + (float)(ry)) * inv_tile_), 0), (int)(tiles_y));          \
     } while (0)
 
+/* The tiles [xa, xb) of tile row ty that a Gaussian can touch: those whose rectangle of pixel
+ * centres [tx T + 0.5, tx T + T - 0.5] x [ty T + 0.5, ty T + T - 0.5] meets the ellipse
+ * sigma(x - u, y - v) <= t, where sigma(dx, dy) = (A dx^2 + C dy^2) / 2 + B dx dy is the
+ * exponent of the Gaussian (conic A, B, C) and t = log(255 opacity) plus the row-test margin:
+ * every tile with a pixel of alpha >= 1/255. Clamped to the bounding rectangle's [x0, x1);
+ * returned as xa | xb << 16 (empty when xa >= xb). Tiles of the bounding rectangle that a
+ * thin or tilted ellipse misses (a fifth to a quarter of them in trained scenes) would cost
+ * every later pass work for nothing.
+ *
+ * Inside one tile row the ellipse's x-extent is [min L(dy), max R(dy)] over the row's dy,
+ * where R and L are its right and left boundaries: R is concave and L convex, so each extreme
+ * is at the ellipse's rightmost (leftmost) point, clamped into the row. The projection counts
+ * with this function and the emission enumerates with it, from the same stored values; with
+ * contraction off (no fused multiply-adds the compiler may choose differently in the two
+ * kernels) both get the same bits. A small slack keeps the rounding of this computation on
+ * the side of including a tile. */
+#define CLS_SPAN_SLACK 1e-3f /* pixels; the row-test margin already widens the ellipse */
+inline uint cls_tile_span(float u, float v, float A, float B, float C, float t, int ty, int x0, int x1)
+{
+#pragma OPENCL FP_CONTRACT OFF
+    const uint whole = (uint)x0 | ((uint)x1 << 16);
+    const float det = A * C - B * B;
+    if (!(det > 0.0f) || !(A > 0.0f) || !(C > 0.0f))
+        return whole; /* degenerate after rounding: keep the rectangle */
+    const float y_ext = sqrt(2.0f * A * t / det) + CLS_SPAN_SLACK;
+    const float x_ext = sqrt(2.0f * C * t / det);
+    if (!(y_ext < INFINITY) || !(x_ext < INFINITY))
+        return whole; /* NaN or too large to reason about in floats */
+    const float lo = fmax((float)(ty * CLS_TILE) + 0.5f - v, -y_ext);
+    const float hi = fmin((float)(ty * CLS_TILE + CLS_TILE) - 0.5f - v, y_ext);
+    if (!(lo <= hi))
+        return (uint)x0 | ((uint)x0 << 16);
+    const float dy_right = clamp(-B * x_ext / C, lo, hi), dy_left = clamp(B * x_ext / C, lo, hi);
+    const float right = (-B * dy_right + sqrt(fmax(2.0f * A * t - det * dy_right * dy_right, 0.0f))) / A;
+    const float left = (-B * dy_left - sqrt(fmax(2.0f * A * t - det * dy_left * dy_left, 0.0f))) / A;
+    if (!(right >= left))
+        return whole; /* rounding trouble (or NaN): keep the rectangle */
+    /* Tile tx's pixel centres span [tx T + 0.5, tx T + T - 0.5] in x: it is touched when that
+     * meets [u + left, u + right]. (In floats clamped to the rectangle before any conversion,
+     * so that nothing overflows.) */
+    const float first = clamp((u + left - CLS_SPAN_SLACK + 0.5f) / (float)CLS_TILE - 1.0f, (float)x0, (float)x1);
+    const float last = clamp((u + right + CLS_SPAN_SLACK - 0.5f) / (float)CLS_TILE, (float)x0 - 1.0f, (float)x1 - 1.0f);
+    const int xa = (int)ceil(first), xb = (int)floor(last) + 1;
+    return (uint)xa | ((uint)max(xb, xa) << 16);
+}
+
 /* ---- pixel lanes of the rasterizers ------------------------------------------------------
  * A work-item owns CLS_PIXELS_PER_ITEM consecutive pixels of a tile row as the lanes of a
  * vector (vecf); a tile is a work-group of CLS_ITEMS_X x CLS_TILE work-items. */

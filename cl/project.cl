@@ -11,7 +11,9 @@
  *   intr   = (fx, fy, cx, cy, near, far, width, height)
  * Outputs per Gaussian:
  *   xy (pixels), conic_opacity (A, B, C, opacity), rgb[3n], depth (camera z),
- *   radius (pixels per axis; 0 when culled), tiles (tiles touched; 0 when culled),
+ *   radius (pixels per axis; 0 when culled), sigma_max (the largest exponent with alpha >=
+ *   1/255, plus the row-test margin: log(255 opacity)), tiles (tiles of the bounding rectangle
+ *   the alpha >= 1/255 ellipse touches, see cls_tile_span; 0 when culled),
  *   visible (1 when tiles > 0), clamped (bit c set when colour channel c was clamped at 0).
  */
 
@@ -66,8 +68,9 @@ __kernel void project(uint n, __global const float *means, __global const float 
                       __global const float4 *quats, __global const float *opacity_logits,
                       __global const float *sh, uint sh_stride, uint sh_degree, float16 pose, float8 intr,
                       uint tiles_x, uint tiles_y, __global float *xy, __global float *conic_opacity,
-                      __global float *rgb, __global float *depth, __global int *radius, __global uint *tiles,
-                      __global uint *visible, __global uchar *clamped)
+                      __global float *rgb, __global float *depth, __global int *radius,
+                      __global float *sigma_max, __global uint *tiles, __global uint *visible,
+                      __global uchar *clamped)
 {
     const uint i = get_global_id(0);
     if (i >= n)
@@ -81,6 +84,7 @@ __kernel void project(uint n, __global const float *means, __global const float 
     xy[2 * i] = xy[2 * i + 1] = 0.0f;
     rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = 0.0f;
     radius[2 * i] = radius[2 * i + 1] = 0;
+    sigma_max[i] = 0.0f;
     tiles[i] = 0;
     visible[i] = 0;
     clamped[i] = 0;
@@ -166,7 +170,14 @@ __kernel void project(uint n, __global const float *means, __global const float 
         return;
     int x0, y0, x1, y1;
     CLS_TILE_RECT(mean2d.x, mean2d.y, r.x, r.y, tiles_x, tiles_y, x0, y0, x1, y1);
-    const uint touched = (uint)((x1 - x0) * (y1 - y0));
+    const float inv_det = 1.0f / det;
+    const float conic_a = c * inv_det, conic_b = -b * inv_det, conic_c = a * inv_det;
+    const float limit = log(opacity * 255.0f * CLS_ROW_TEST_MARGIN);
+    uint touched = 0;
+    for (int ty = y0; ty < y1; ty++) {
+        const uint span = cls_tile_span(mean2d.x, mean2d.y, conic_a, conic_b, conic_c, limit, ty, x0, x1);
+        touched += (span >> 16) - (span & 0xffffu);
+    }
     if (touched == 0)
         return;
 
@@ -181,15 +192,15 @@ __kernel void project(uint n, __global const float *means, __global const float 
     rgb[3 * i + 2] = fmax(colour.z, 0.0f);
     clamped[i] = clamp_bits;
 
-    const float inv_det = 1.0f / det;
     xy[2 * i] = mean2d.x;
     xy[2 * i + 1] = mean2d.y;
-    conic_opacity[4 * i] = c * inv_det;
-    conic_opacity[4 * i + 1] = -b * inv_det;
-    conic_opacity[4 * i + 2] = a * inv_det;
+    conic_opacity[4 * i] = conic_a;
+    conic_opacity[4 * i + 1] = conic_b;
+    conic_opacity[4 * i + 2] = conic_c;
     conic_opacity[4 * i + 3] = opacity;
     radius[2 * i] = r.x;
     radius[2 * i + 1] = r.y;
+    sigma_max[i] = limit;
     tiles[i] = touched;
     visible[i] = 1;
 }

@@ -6,8 +6,9 @@
  *
  * Launch: global (tiles_x * CLS_TILE / CLS_PIXELS_PER_ITEM, tiles_y * CLS_TILE), local
  * exactly (CLS_TILE / CLS_PIXELS_PER_ITEM, CLS_TILE).
- * Inputs:  ranges[2 * tiles] ([start, end) per tile into ids), ids (sorted Gaussian indices),
- *          xy, conic_opacity, rgb[3n], depth from the projection; background (rgb, unused w).
+ * Inputs:  ranges[2 * tiles] ([start, end) per tile into ids), ids (the sorted pairs' slots),
+ *          isect_gauss (slot -> Gaussian), xy, conic_opacity, sigma_max, rgb[3n], depth from the
+ *          projection; background (rgb, unused w).
  * Outputs (row pitch = tiles_x * CLS_TILE, tiles_y * CLS_TILE rows: whole tiles, so every
  *          work-item stores full vectors; pixels outside the image are padding):
  *          out_rgb planar (3 planes), out_t (final transmittance),
@@ -20,8 +21,9 @@
 #endif
 
 __kernel __attribute__((reqd_work_group_size(CLS_ITEMS_X, CLS_TILE, 1))) void
-rasterize(__global const uint *ranges, __global const uint *ids, __global const float2 *xy,
-          __global const float4 *conic_opacity, __global const float *rgb, __global const float *depth, uint width,
+rasterize(__global const uint *ranges, __global const uint *ids, __global const uint *isect_gauss,
+          __global const float2 *xy, __global const float4 *conic_opacity, __global const float *sigma_max,
+          __global const float *rgb, __global const float *depth, uint width,
           uint height, uint tiles_x, float4 background, __global float *out_rgb, __global float *out_t,
           __global int *out_last, __global float *out_depth)
 {
@@ -30,7 +32,7 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
     __local float s_xy[2 * CLS_BATCH];
     __local float s_conic[4 * CLS_BATCH];  /* A, B, C, opacity */
     __local float s_colour[4 * CLS_BATCH]; /* r, g, b, depth */
-    __local float s_row[2 * CLS_BATCH];    /* row test: (C - B^2/A) / 2, log(opacity * 255) */
+    __local float s_row[2 * CLS_BATCH];    /* row test: (C - B^2/A) / 2, sigma_max */
     __local int s_any_active;
 
     const uint lx = get_local_id(0), ly = get_local_id(1);
@@ -56,7 +58,7 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
         if (lid == 0)
             s_any_active = 0;
         for (uint k = lid; k < CLS_BATCH && base + k < end; k += CLS_GROUP_ITEMS) {
-            const uint g = ids[base + k];
+            const uint g = isect_gauss[ids[base + k]];
             const float2 m = xy[g];
             const float4 co = conic_opacity[g];
             s_xy[2 * k] = m.x;
@@ -70,7 +72,7 @@ rasterize(__global const uint *ranges, __global const uint *ids, __global const 
             s_colour[4 * k + 2] = rgb[3 * g + 2];
             s_colour[4 * k + 3] = depth[g];
             s_row[2 * k] = 0.5f * (co.z - co.y * co.y / co.x);
-            s_row[2 * k + 1] = log(co.w * 255.0f * CLS_ROW_TEST_MARGIN);
+            s_row[2 * k + 1] = sigma_max[g];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         if (ANY(active))

@@ -8,10 +8,10 @@
  * entries after its saved last contributor. Every work-item sums its pixels' contributions
  * per Gaussian (lanes in a fixed order), stores them in local memory, and after each batch
  * the work-group sums them over its work-items in a fixed order and STORES the result at the
- * intersection's emission slot: isect_grads[CLS_GRAD_VALUES * slot + v]. The slot of a
- * (tile, Gaussian) pair is offsets[rank[g]] + the tile's index in g's tile rectangle (row
- * by row), which is where emit_intersections put it, so each Gaussian's slots are
- * contiguous and project_backward sums them in order: deterministic by construction.
+ * intersection's emission slot: isect_grads[CLS_GRAD_VALUES * slot + v]. The sorted pairs
+ * carry their slot (where emit_intersections wrote them: offsets[rank[g]] + the tile's
+ * index among g's touched tiles, row by row), so each Gaussian's slots are contiguous and
+ * project_backward sums them in order: deterministic by construction.
  *
  * The lane sums are the CPU variant's hot spot: summing 12 vectors of 16 lanes one by one
  * costs four shuffles and four adds each. Instead they are summed together, as in a
@@ -99,21 +99,10 @@
     } while (0)
 #endif
 
-/* The emission slot of Gaussian g's intersection with tile (tx, ty). */
-inline uint cls_isect_slot(uint g, uint tx, uint ty, __global const float2 *xy, __global const int2 *radius,
-                           __global const uint *rank, __global const uint *offsets, uint tiles_x, uint tiles_y)
-{
-    const float2 mean = xy[g];
-    const int2 r = radius[g];
-    int x0, y0, x1, y1;
-    CLS_TILE_RECT(mean.x, mean.y, r.x, r.y, tiles_x, tiles_y, x0, y0, x1, y1);
-    return offsets[rank[g]] + (uint)(((int)ty - y0) * (x1 - x0) + ((int)tx - x0));
-}
-
 __kernel __attribute__((reqd_work_group_size(CLS_ITEMS_X, CLS_TILE, 1))) void
-rasterize_backward(__global const uint *ranges, __global const uint *ids, __global const float2 *xy,
-                   __global const float4 *conic_opacity, __global const float *rgb, __global const float *depth,
-                   __global const int2 *radius, __global const uint *rank, __global const uint *offsets, uint width,
+rasterize_backward(__global const uint *ranges, __global const uint *ids, __global const uint *isect_gauss,
+                   __global const float2 *xy, __global const float4 *conic_opacity, __global const float *sigma_max,
+                   __global const float *rgb, __global const float *depth, uint intersections, uint width,
                    uint height, uint tiles_x, uint tiles_y, float4 background, __global const float *final_t,
                    __global const int *last_contrib, __global const float *exp_depth, __global const float *d_rgb,
                    __global const float *d_alpha, __global const float *d_depth, uint flags,
@@ -122,7 +111,7 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
     __local float s_xy[2 * CLS_BWD_BATCH];
     __local float s_conic[4 * CLS_BWD_BATCH];
     __local float s_colour[4 * CLS_BWD_BATCH];
-    __local float s_row[2 * CLS_BWD_BATCH]; /* the forward's row test: (C - B^2/A) / 2, log(opacity * 255) */
+    __local float s_row[2 * CLS_BWD_BATCH]; /* the forward's row test: (C - B^2/A) / 2, sigma_max */
     __local uint s_slot[CLS_BWD_BATCH];
     __local float s_part[CLS_BWD_BATCH * CLS_GROUP_ITEMS_BWD * CLS_PART_STRIDE];
     __local int s_tile_last;
@@ -169,8 +158,10 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
     ATOMIC_MAX_LANES(&s_tile_last, last);
     barrier(CLK_LOCAL_MEM_FENCE);
     const uint used_end = start + (uint)s_tile_last;
-    for (uint p = used_end + lid; p < end; p += CLS_GROUP_ITEMS_BWD) {
-        const uint slot = cls_isect_slot(ids[p], tile_x, tile_y, xy, radius, rank, offsets, tiles_x, tiles_y);
+    /* The last tile also zeroes the pairs sorted after every tile (see emit_intersections). */
+    const uint zero_end = tile + 1 == tiles_x * tiles_y ? intersections : end;
+    for (uint p = used_end + lid; p < zero_end; p += CLS_GROUP_ITEMS_BWD) {
+        const uint slot = ids[p];
         for (uint v = 0; v < CLS_GRAD_VALUES; v++)
             isect_grads[CLS_GRAD_VALUES * slot + v] = 0.0f;
     }
@@ -180,7 +171,7 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
         const uint base = top - count; /* the batch is [base, top), walked from top - 1 down */
         barrier(CLK_LOCAL_MEM_FENCE); /* the previous batch's partials have been reduced */
         for (uint k = lid; k < count; k += CLS_GROUP_ITEMS_BWD) {
-            const uint g = ids[base + k];
+            const uint slot = ids[base + k], g = isect_gauss[slot];
             const float2 m = xy[g];
             const float4 co = conic_opacity[g];
             s_xy[2 * k] = m.x;
@@ -194,8 +185,8 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
             s_colour[4 * k + 2] = rgb[3 * g + 2];
             s_colour[4 * k + 3] = depth[g];
             s_row[2 * k] = 0.5f * (co.z - co.y * co.y / co.x);
-            s_row[2 * k + 1] = log(co.w * 255.0f * CLS_ROW_TEST_MARGIN);
-            s_slot[k] = cls_isect_slot(g, tile_x, tile_y, xy, radius, rank, offsets, tiles_x, tiles_y);
+            s_row[2 * k + 1] = sigma_max[g];
+            s_slot[k] = slot;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 

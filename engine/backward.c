@@ -227,10 +227,11 @@ cls_status cls__backward_device(cls_frame *frame, cls_scene *scene, cls_grads *g
     cl_uint w = f->camera.width, h = f->camera.height, tx = f->tiles_x, ty = f->tiles_y;
     cl_uint flags = (has_alpha ? 1u : 0u) | (has_depth ? 2u : 0u);
     cl_float4 bg = {{f->desc.background[0], f->desc.background[1], f->desc.background[2], 0.0f}};
+    cl_uint isect = f->stats.intersections;
     const clh_arg raster_args[] = {
-        CLH_MEM(f->ranges),   CLH_MEM(f->isect_ids), CLH_MEM(f->xy),       CLH_MEM(f->conic_opacity),
-        CLH_MEM(f->rgb),      CLH_MEM(f->depth),     CLH_MEM(f->radius),   CLH_MEM(f->rank),
-        CLH_MEM(f->offsets),  CLH_ARG(w),            CLH_ARG(h),           CLH_ARG(tx),
+        CLH_MEM(f->ranges),   CLH_MEM(f->isect_ids), CLH_MEM(f->isect_gauss), CLH_MEM(f->xy),
+        CLH_MEM(f->conic_opacity), CLH_MEM(f->sigma_max), CLH_MEM(f->rgb), CLH_MEM(f->depth),
+        CLH_ARG(isect),       CLH_ARG(w),            CLH_ARG(h),           CLH_ARG(tx),
         CLH_ARG(ty),          CLH_ARG(bg),           CLH_MEM(f->final_t),  CLH_MEM(f->last),
         CLH_MEM(f->exp_depth), CLH_MEM(f->d_image),  CLH_MEM(f->d_alpha),  CLH_MEM(f->d_depth),
         CLH_ARG(flags),       CLH_MEM(f->isect_grads)};

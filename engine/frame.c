@@ -65,7 +65,7 @@ static void release_buffers(cls_frame *f)
     clh_buffer *buffers[] = {&f->xy,         &f->conic_opacity, &f->rgb,         &f->depth,      &f->radius,
                              &f->tiles,      &f->visible,       &f->clamped,     &f->slot,       &f->scratch,
                              &f->depth_keys, &f->sorted_ids,    &f->tile_counts, &f->offsets,    &f->isect_tiles,
-                             &f->isect_ids,  &f->ranges,        &f->total_visible, &f->total_isect, &f->image,      &f->final_t,
+                             &f->isect_ids,  &f->isect_gauss, &f->sigma_max, &f->ranges,        &f->total_visible, &f->total_isect, &f->image,      &f->final_t,
                              &f->last,       &f->exp_depth, &f->rank,       &f->isect_grads, &f->d_image,
                              &f->d_alpha,    &f->d_depth};
     for (int i = 0; i < CLS__ARRAY_COUNT(buffers); i++)

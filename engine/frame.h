@@ -61,11 +61,12 @@ struct cls_frame {
     cls_frame_stats stats;
 
     /* per Gaussian */
-    clh_buffer xy, conic_opacity, rgb, depth, radius, tiles, visible, clamped, slot, scratch;
+    clh_buffer xy, conic_opacity, rgb, depth, radius, sigma_max, tiles, visible, clamped, slot, scratch;
     /* per visible Gaussian, depth order */
     clh_buffer depth_keys, sorted_ids, tile_counts, offsets;
     /* per (tile, Gaussian) intersection, sorted by tile */
-    clh_buffer isect_tiles, isect_ids;
+    clh_buffer isect_tiles, isect_ids; /* tile keys and the pairs' emission slots */
+    clh_buffer isect_gauss;            /* uint[intersections]: the Gaussian of each slot */
     clh_buffer ranges; /* uint[2 * tiles] */
     clh_buffer total_visible, total_isect; /* uint[1] each */
     /* per pixel */

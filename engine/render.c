@@ -123,7 +123,8 @@ static cls_status project(cls_frame *f, cls_scene *s, const cls_camera *cam, con
         CLH_MEM(s->opacity_logits), CLH_MEM(s->sh), CLH_ARG(sh_stride), CLH_ARG(degree),
         CLH_ARG(pose),       CLH_ARG(intr),       CLH_ARG(tx),            CLH_ARG(ty),
         CLH_MEM(f->xy),      CLH_MEM(f->conic_opacity), CLH_MEM(f->rgb),  CLH_MEM(f->depth),
-        CLH_MEM(f->radius),  CLH_MEM(f->tiles),   CLH_MEM(f->visible),    CLH_MEM(f->clamped),
+        CLH_MEM(f->radius),  CLH_MEM(f->sigma_max), CLH_MEM(f->tiles),  CLH_MEM(f->visible),
+        CLH_MEM(f->clamped),
     };
     return launch_1d(f, f->k.project[d->antialiased ? 1 : 0], "project", n, args, CLS__ARRAY_COUNT(args),
                      CLS_PASS_PROJECT);
@@ -175,15 +176,18 @@ static cls_status bin_and_sort(cls_frame *f, uint32_t n, uint32_t visible, uint3
     if (st == CLS_OK)
         st = cls__scan_exclusive(ctx, &f->scan, f->tile_counts.mem, f->offsets.mem, visible, NULL, &f->prof,
                                  CLS_PASS_EMIT);
-    const clh_arg emit_args[] = {CLH_ARG(v),         CLH_MEM(f->sorted_ids),  CLH_MEM(f->offsets),
-                                 CLH_MEM(f->xy),     CLH_MEM(f->radius),      CLH_ARG(tx),
-                                 CLH_ARG(ty),        CLH_MEM(f->isect_tiles), CLH_MEM(f->isect_ids)};
+    const clh_arg emit_args[] = {CLH_ARG(v),           CLH_MEM(f->sorted_ids),    CLH_MEM(f->offsets),
+                                 CLH_MEM(f->xy),       CLH_MEM(f->conic_opacity), CLH_MEM(f->sigma_max),
+                                 CLH_MEM(f->radius),   CLH_MEM(f->tiles),         CLH_ARG(tx),
+                                 CLH_ARG(ty),          CLH_MEM(f->isect_tiles),   CLH_MEM(f->isect_ids),
+                                 CLH_MEM(f->isect_gauss)};
     if (st == CLS_OK)
         st = launch_1d(f, f->k.emit_intersections, "emit_intersections", visible, emit_args,
                        CLS__ARRAY_COUNT(emit_args), CLS_PASS_EMIT);
+    /* Keys up to tiles_x * tiles_y inclusive: see emit_intersections. */
     if (st == CLS_OK)
         st = cls__sort_pairs(ctx, &f->sort, &f->isect_tiles, &f->isect_ids, intersections,
-                             cls__bits_for(f->tiles_x * f->tiles_y), &f->prof, CLS_PASS_TILE_SORT);
+                             cls__bits_for(f->tiles_x * f->tiles_y + 1), &f->prof, CLS_PASS_TILE_SORT);
     return st;
 }
 
@@ -193,8 +197,9 @@ static cls_status rasterize(cls_frame *f, const cls_render_desc *d)
     const cls_params *p = &ctx->params;
     cl_uint w = f->camera.width, h = f->camera.height, tx = f->tiles_x;
     cl_float4 bg = {{d->background[0], d->background[1], d->background[2], 0.0f}};
-    const clh_arg args[] = {CLH_MEM(f->ranges), CLH_MEM(f->isect_ids), CLH_MEM(f->xy),      CLH_MEM(f->conic_opacity),
-                            CLH_MEM(f->rgb),    CLH_MEM(f->depth),     CLH_ARG(w),          CLH_ARG(h),
+    const clh_arg args[] = {CLH_MEM(f->ranges), CLH_MEM(f->isect_ids), CLH_MEM(f->isect_gauss), CLH_MEM(f->xy),
+                            CLH_MEM(f->conic_opacity), CLH_MEM(f->sigma_max), CLH_MEM(f->rgb), CLH_MEM(f->depth),
+                            CLH_ARG(w),         CLH_ARG(h),
                             CLH_ARG(tx),        CLH_ARG(bg),           CLH_MEM(f->image),   CLH_MEM(f->final_t),
                             CLH_MEM(f->last),   CLH_MEM(f->exp_depth)};
     const size_t items_x = (size_t)(p->tile_size / p->pixels_per_item);
@@ -244,6 +249,7 @@ cls_status cls_render_forward(cls_frame *frame, cls_scene *scene, const cls_came
         {&f->rgb, n * 3 * sizeof(float), "rgb"},
         {&f->depth, n * sizeof(float), "depth"},
         {&f->radius, n * 2 * sizeof(cl_int), "radius"},
+        {&f->sigma_max, n * sizeof(float), "sigma_max"},
         {&f->tiles, n * sizeof(cl_uint), "tiles"},
         {&f->visible, n * sizeof(cl_uint), "visible"},
         {&f->clamped, n, "clamped"},
@@ -273,6 +279,7 @@ cls_status cls_render_forward(cls_frame *frame, cls_scene *scene, const cls_came
         {&f->offsets, (size_t)visible * sizeof(cl_uint), "offsets"},
         {&f->isect_tiles, (size_t)intersections * sizeof(cl_uint), "isect_tiles"},
         {&f->isect_ids, (size_t)intersections * sizeof(cl_uint), "isect_ids"},
+        {&f->isect_gauss, (size_t)intersections * sizeof(cl_uint), "isect_gauss"},
     };
     st = reserve_all(ctx, per_visible, CLS__ARRAY_COUNT(per_visible));
     if (st != CLS_OK)

@@ -243,7 +243,7 @@ static double blend_loss(const ref_frame *f, const ref_projection *proj, const r
             double Tr = 1.0, C[3] = {0, 0, 0}, D = 0.0;
             for (size_t k = 0; k < f->visible; k++) {
                 const ref_projection *pr = &proj[f->order[k]];
-                if (!(tx >= pr->rect[0] && tx < pr->rect[2] && ty >= pr->rect[1] && ty < pr->rect[3]))
+                if (!ref_tile_touched(pr, T, tx, ty))
                     continue;
                 double dx = pr->u - (j + 0.5), dy = pr->v - (i + 0.5);
                 double s = 0.5 * (pr->conic[0] * dx * dx + pr->conic[2] * dy * dy) + pr->conic[1] * dx * dy;

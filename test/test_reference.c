@@ -789,10 +789,17 @@ START_TEST(test_tile_rectangle)
     cam.cx = -15.0f;
     ref_project(&g, 0, &cam, &opt, &p);
     ck_assert(!p.visible);
-    /* Straddling the left border: tiles start at 0. */
+    /* Its rectangle reaches the image, but its alpha >= 1/255 ellipse (3.2956 sigma = 13.3 px)
+     * ends before the first pixel centre (x = 0.5): no tile is touched, culled. */
     cam.cx = -13.5f;
     ref_project(&g, 0, &cam, &opt, &p);
+    ck_assert(!p.visible);
+    ck_assert_int_eq(p.tiles, 0);
+    /* Straddling the left border (the ellipse reaches x = 1.3): tiles start at 0. */
+    cam.cx = -12.0f;
+    ref_project(&g, 0, &cam, &opt, &p);
     ck_assert(p.visible);
+    ck_assert_int_eq(p.tiles, 1);
     ck_assert_int_eq(p.rect[0], 0);
     ck_assert_int_eq(p.rect[2], 1);
     scene_free(&g);

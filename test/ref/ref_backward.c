@@ -533,8 +533,7 @@ int ref_backward(const cls_gaussians *g, const cls_camera *cam, const ref_option
         for (int tx = 0; tx < f.tiles_x; tx++) {
             size_t len = 0;
             for (size_t k = 0; k < f.visible; k++) {
-                const int *r = f.proj[f.order[k]].rect;
-                if (tx >= r[0] && tx < r[2] && ty >= r[1] && ty < r[3])
+                if (ref_tile_touched(&f.proj[f.order[k]], T, tx, ty))
                     list[len++] = f.order[k];
             }
             for (size_t i = (size_t)ty * (size_t)T; i < H && i < (size_t)(ty + 1) * (size_t)T; i++)

@@ -175,6 +175,35 @@ static int clampi(int v, int lo, int hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+static double clampd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+/* The exponent sigma at (dx, dy) from the mean. */
+static double ref_sigma(const ref_projection *p, double dx, double dy)
+{
+    return 0.5 * (p->conic[0] * dx * dx + p->conic[2] * dy * dy) + p->conic[1] * dx * dy;
+}
+
+int ref_tile_touched(const ref_projection *p, int T, int tx, int ty)
+{
+    if (!(tx >= p->rect[0] && tx < p->rect[2] && ty >= p->rect[1] && ty < p->rect[3]))
+        return 0;
+    /* The smallest sigma over the rectangle of the tile's pixel centres (a convex quadratic):
+     * zero when the mean is inside, else on an edge, where it is a parabola in one variable
+     * minimised at its stationary point clamped into the edge. */
+    const double x0 = tx * T + 0.5 - p->u, x1 = tx * T + T - 0.5 - p->u;
+    const double y0 = ty * T + 0.5 - p->v, y1 = ty * T + T - 0.5 - p->v;
+    const double A = p->conic[0], B = p->conic[1], C = p->conic[2];
+    double best = (x0 <= 0.0 && 0.0 <= x1 && y0 <= 0.0 && 0.0 <= y1) ? 0.0 : INFINITY;
+    const double xs[2] = {x0, x1}, ys[2] = {y0, y1};
+    for (int e = 0; e < 2; e++) {
+        const double dy = clampd(-B * xs[e] / C, y0, y1);
+        best = fmin(best, ref_sigma(p, xs[e], dy));
+        const double dx = clampd(-B * ys[e] / A, x0, x1);
+        best = fmin(best, ref_sigma(p, dx, ys[e]));
+    }
+    return best <= log(255.0 * p->opacity * (1.0 + 1e-3));
+}
+
 void ref_project(const cls_gaussians *g, size_t i, const cls_camera *cam, const ref_options *opt,
                  ref_projection *out)
 {
@@ -286,6 +315,11 @@ void ref_project(const cls_gaussians *g, size_t i, const cls_camera *cam, const 
     out->rect[3] = clampi((int)ceil((v + ry) / T), 0, tiles_y);
     if ((out->rect[2] - out->rect[0]) * (out->rect[3] - out->rect[1]) <= 0)
         return;
+    for (int ty = out->rect[1]; ty < out->rect[3]; ty++)
+        for (int tx = out->rect[0]; tx < out->rect[2]; tx++)
+            out->tiles += ref_tile_touched(out, T, tx, ty);
+    if (out->tiles == 0)
+        return;
 
     /* 12. Colour toward the Gaussian from the camera centre campos = -R^T t (§3). */
     double campos[3], d[3];
@@ -371,8 +405,7 @@ int ref_render(const cls_gaussians *g, const cls_camera *cam, const ref_options 
             keys[visible].depth = out->proj[i].depth;
             keys[visible].index = i;
             visible++;
-            const int *r = out->proj[i].rect;
-            out->intersections += (size_t)(r[2] - r[0]) * (size_t)(r[3] - r[1]);
+            out->intersections += (size_t)out->proj[i].tiles;
         }
     }
     qsort(keys, visible, sizeof *keys, depth_key_cmp);
@@ -386,8 +419,7 @@ int ref_render(const cls_gaussians *g, const cls_camera *cam, const ref_options 
         for (int tx = 0; tx < out->tiles_x; tx++) {
             size_t len = 0;
             for (size_t k = 0; k < visible; k++) {
-                const int *r = out->proj[out->order[k]].rect;
-                if (tx >= r[0] && tx < r[2] && ty >= r[1] && ty < r[3])
+                if (ref_tile_touched(&out->proj[out->order[k]], T, tx, ty))
                     list[len++] = out->order[k];
             }
             for (size_t i = (size_t)ty * (size_t)T; i < H && i < (size_t)(ty + 1) * (size_t)T; i++) {

@@ -80,6 +80,7 @@ typedef struct ref_projection {
     double depth;        /* camera-space z */
     int radius[2];       /* r_x, r_y in pixels */
     int rect[4];         /* tile rectangle x0, y0, x1, y1, half-open */
+    int tiles;           /* tiles of the rectangle it touches (ref_tile_touched) */
 } ref_projection;
 
 /* The rendered image and the per-pixel state a backward pass needs. Arrays are row-major from
@@ -119,6 +120,12 @@ void ref_sh_basis(int degree, const double n[3], double Y[16]);
 void ref_sh_color(int degree, const float *sh, const double n[3], double rgb[3], int clamped[3]);
 
 /* Projects Gaussian i of g (section 2 and 3). */
+/* Whether tile (tx, ty) of side T is in the projection's rectangle and holds a pixel centre
+ * (of the whole tile, padding included) where the exponent sigma is at most
+ * log(255 opacity (1 + 1e-3)): where alpha >= 1/255, with the engine's row-test margin. Only
+ * touched tiles list the Gaussian (the engine's exact tile culling, cl/common.cl). */
+int ref_tile_touched(const ref_projection *p, int T, int tx, int ty);
+
 void ref_project(const cls_gaussians *g, size_t i, const cls_camera *cam, const ref_options *opt,
                  ref_projection *out);
 
