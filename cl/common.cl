@@ -105,8 +105,9 @@ inline uint cls_tile_span(float u, float v, float A, float B, float C, float t, 
     if (!(lo <= hi))
         return (uint)x0 | ((uint)x0 << 16);
     const float dy_right = clamp(-B * x_ext / C, lo, hi), dy_left = clamp(B * x_ext / C, lo, hi);
-    const float right = (-B * dy_right + sqrt(fmax(2.0f * A * t - det * dy_right * dy_right, 0.0f))) / A;
-    const float left = (-B * dy_left - sqrt(fmax(2.0f * A * t - det * dy_left * dy_left, 0.0f))) / A;
+    const float inv_a = 1.0f / A;
+    const float right = (-B * dy_right + sqrt(fmax(2.0f * A * t - det * dy_right * dy_right, 0.0f))) * inv_a;
+    const float left = (-B * dy_left - sqrt(fmax(2.0f * A * t - det * dy_left * dy_left, 0.0f))) * inv_a;
     if (!(right >= left))
         return whole; /* rounding trouble (or NaN): keep the rectangle */
     /* Tile tx's pixel centres span [tx T + 0.5, tx T + T - 0.5] in x: it is touched when that

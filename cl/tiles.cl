@@ -49,9 +49,12 @@ __kernel void emit_intersections(uint count, __global const uint *ids, __global 
     int x0, y0, x1, y1;
     CLS_TILE_RECT(mean.x, mean.y, r.x, r.y, tiles_x, tiles_y, x0, y0, x1, y1);
     const uint first = offsets[j], end = first + tiles[g];
+    /* When the projection counted the whole rectangle (most small Gaussians), it is the list. */
+    const int whole = tiles[g] == (uint)((x1 - x0) * (y1 - y0));
     uint o = first;
     for (int ty = y0; ty < y1; ty++) {
-        const uint span = cls_tile_span(mean.x, mean.y, co.x, co.y, co.z, limit, ty, x0, x1);
+        const uint span = whole ? (uint)x0 | ((uint)x1 << 16)
+                                : cls_tile_span(mean.x, mean.y, co.x, co.y, co.z, limit, ty, x0, x1);
         for (uint tx = span & 0xffffu; tx < (span >> 16) && o < end; tx++) {
             keys[o] = (uint)ty * tiles_x + tx;
             values[o] = o;
