@@ -181,6 +181,21 @@ typedef CLS_CAT(int, CLS_PIXELS_PER_ITEM) veci;
      atomic_max((p), (v).sc), atomic_max((p), (v).sd), atomic_max((p), (v).se), atomic_max((p), (v).sf))
 #endif
 
+/* The largest lane of an int vector. */
+#if CLS_PIXELS_PER_ITEM == 1
+#define HMAX_I(v) (v)
+#elif CLS_PIXELS_PER_ITEM == 2
+#define HMAX_I(v) max((v).lo, (v).hi)
+#elif CLS_PIXELS_PER_ITEM == 4
+#define HMAX_I(v) max(max((v).lo, (v).hi).lo, max((v).lo, (v).hi).hi)
+#elif CLS_PIXELS_PER_ITEM == 8
+#define HMAX4_I_(v) max(max((v).lo, (v).hi).lo, max((v).lo, (v).hi).hi)
+#define HMAX_I(v) HMAX4_I_(max((v).lo, (v).hi))
+#else
+#define HMAX4_I_(v) max(max((v).lo, (v).hi).lo, max((v).lo, (v).hi).hi)
+#define HMAX_I(v) HMAX4_I_(max(max((v).lo, (v).hi).lo, max((v).lo, (v).hi).hi))
+#endif
+
 /* The sum of a vector's lanes in a fixed pairwise order (deterministic). */
 #if CLS_PIXELS_PER_ITEM == 1
 #define HSUM(v) (v)

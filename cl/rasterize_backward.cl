@@ -158,6 +158,8 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
     ATOMIC_MAX_LANES(&s_tile_last, last);
     barrier(CLK_LOCAL_MEM_FENCE);
     const uint used_end = start + (uint)s_tile_last;
+    /* This work-item's last contributor: entries after it are zero for all its pixels. */
+    const int row_last = HMAX_I(last);
     /* The last tile also zeroes the pairs sorted after every tile (see emit_intersections). */
     const uint zero_end = tile + 1 == tiles_x * tiles_y ? intersections : end;
     for (uint p = used_end + lid; p < zero_end; p += CLS_GROUP_ITEMS_BWD) {
@@ -197,14 +199,14 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
             /* The forward's exact row test: no pixel of this row has alpha >= 1/255 here, so
              * the row contributes nothing and its state does not change. */
             const float2 row = vload2((uint)k, s_row);
-            if (dy * dy * row.x > row.y) {
+            const int pos = (int)(base - start) + k + 1; /* 1-based, as in the forward */
+            if (pos > row_last || dy * dy * row.x > row.y) {
                 for (uint v = 0; v < CLS_PART_FLOATS; v++)
                     part[v] = 0.0f;
                 continue;
             }
             const float4 co = vload4((uint)k, s_conic);
             const float4 col = vload4((uint)k, s_colour);
-            const int pos = (int)(base - start) + k + 1; /* 1-based, as in the forward */
             const vecf dx = m.x - px;
             const vecf sigma = dx * (0.5f * co.x * dx + co.y * dy) + 0.5f * co.z * dy * dy;
             const vecf gauss = exp(-sigma);
