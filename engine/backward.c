@@ -145,7 +145,7 @@ static cls_status reserve_grads(cls_context *ctx, cls_grads *g, const cls_scene 
     };
     clh_error herr;
     for (int i = 0; i < CLS__ARRAY_COUNT(needs); i++) {
-        clh_result rc = clh_buffer_reserve(&ctx->rt, needs[i].buf, needs[i].bytes, needs[i].what, &herr);
+        clh_result rc = clh_buffer_fit(&ctx->rt, needs[i].buf, needs[i].bytes, needs[i].what, &herr);
         if (rc != CLH_OK)
             return cls__from_host(ctx, rc, &herr);
     }

@@ -72,11 +72,14 @@ typedef struct buffer_need {
     const char *what;
 } buffer_need;
 
-static cls_status reserve_all(cls_context *ctx, const buffer_need *needs, int count)
+/* Per-Gaussian buffers (`fit`) are sized exactly; the others, whose sizes vary from view to
+ * view, grow geometrically. */
+static cls_status reserve_all(cls_context *ctx, const buffer_need *needs, int count, int fit)
 {
     clh_error herr;
     for (int i = 0; i < count; i++) {
-        clh_result rc = clh_buffer_reserve(&ctx->rt, needs[i].buf, needs[i].bytes, needs[i].what, &herr);
+        clh_result rc = fit ? clh_buffer_fit(&ctx->rt, needs[i].buf, needs[i].bytes, needs[i].what, &herr)
+                            : clh_buffer_reserve(&ctx->rt, needs[i].buf, needs[i].bytes, needs[i].what, &herr);
         if (rc != CLH_OK)
             return cls__from_host(ctx, rc, &herr);
     }
@@ -255,6 +258,8 @@ cls_status cls_render_forward(cls_frame *frame, cls_scene *scene, const cls_came
         {&f->clamped, n, "clamped"},
         {&f->slot, n * sizeof(cl_uint), "slot"},
         {&f->scratch, n * sizeof(cl_uint), "scratch"},
+    };
+    const buffer_need per_view[] = {
         {&f->total_visible, sizeof(cl_uint), "total_visible"},
         {&f->total_isect, sizeof(cl_uint), "total_isect"},
         {&f->ranges, tiles * 2 * sizeof(cl_uint), "ranges"},
@@ -263,7 +268,9 @@ cls_status cls_render_forward(cls_frame *frame, cls_scene *scene, const cls_came
         {&f->last, pixels * sizeof(cl_int), "last"},
         {&f->exp_depth, pixels * sizeof(float), "exp_depth"},
     };
-    st = reserve_all(ctx, per_gaussian, CLS__ARRAY_COUNT(per_gaussian));
+    st = reserve_all(ctx, per_gaussian, CLS__ARRAY_COUNT(per_gaussian), 1);
+    if (st == CLS_OK)
+        st = reserve_all(ctx, per_view, CLS__ARRAY_COUNT(per_view), 0);
     if (st == CLS_OK)
         st = project(f, scene, cam, &d);
     uint32_t visible = 0, intersections = 0;
@@ -281,7 +288,7 @@ cls_status cls_render_forward(cls_frame *frame, cls_scene *scene, const cls_came
         {&f->isect_ids, (size_t)intersections * sizeof(cl_uint), "isect_ids"},
         {&f->isect_gauss, (size_t)intersections * sizeof(cl_uint), "isect_gauss"},
     };
-    st = reserve_all(ctx, per_visible, CLS__ARRAY_COUNT(per_visible));
+    st = reserve_all(ctx, per_visible, CLS__ARRAY_COUNT(per_visible), 0);
     if (st != CLS_OK)
         return st;
     if (visible > 0)

@@ -29,6 +29,16 @@ clh_result clh_buffer_reserve(clh_runtime *rt, clh_buffer *buf, size_t bytes, co
     return CLH_OK;
 }
 
+clh_result clh_buffer_fit(clh_runtime *rt, clh_buffer *buf, size_t bytes, const char *what, clh_error *err)
+{
+    if (bytes == 0)
+        bytes = 1;
+    if (buf->mem != NULL && buf->size >= bytes && buf->size - bytes <= bytes / 8)
+        return CLH_OK;
+    clh_buffer_release(buf); /* so that reserve allocates exactly `bytes` */
+    return clh_buffer_reserve(rt, buf, bytes, what, err);
+}
+
 void clh_buffer_release(clh_buffer *buf)
 {
     if (buf->mem != NULL) {

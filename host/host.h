@@ -178,6 +178,10 @@ typedef struct clh_buffer {
  * contents are not preserved on growth. */
 clh_result clh_buffer_reserve(clh_runtime *rt, clh_buffer *buf, size_t bytes, const char *what,
                               clh_error *err);
+/* As clh_buffer_reserve, for sizes that change rarely (per-Gaussian arrays, which change at
+ * densification): no growth slack, and a buffer more than 1/8 too large is reallocated to
+ * size, so pruning gives memory back. Contents are not kept when it reallocates. */
+clh_result clh_buffer_fit(clh_runtime *rt, clh_buffer *buf, size_t bytes, const char *what, clh_error *err);
 void clh_buffer_release(clh_buffer *buf);
 clh_result clh_buffer_write(clh_runtime *rt, clh_buffer *buf, size_t offset, const void *data,
                             size_t bytes, const char *what, clh_error *err);

@@ -196,6 +196,37 @@ START_TEST(test_launch_clamps_local_size)
 }
 END_TEST
 
+/* Growth policies and the device-memory accounting: reserve grows by half again and never
+ * shrinks; fit sizes exactly, keeps a buffer at most 1/8 too large, and gives memory back. */
+START_TEST(test_buffer_sizes)
+{
+    cls_context *ctx = open_default();
+    clh_error herr;
+    clh_buffer a = {0}, b = {0};
+    const size_t base = ctx->rt.allocated;
+    ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &a, 1000, "a", &herr), CLH_OK);
+    ck_assert_uint_eq(a.size, 1000);
+    ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &a, 1100, "a", &herr), CLH_OK);
+    ck_assert_uint_eq(a.size, 1500);
+    ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &a, 10, "a", &herr), CLH_OK);
+    ck_assert_uint_eq(a.size, 1500);
+    ck_assert_int_eq(clh_buffer_fit(&ctx->rt, &b, 1000, "b", &herr), CLH_OK);
+    ck_assert_uint_eq(b.size, 1000);
+    ck_assert_int_eq(clh_buffer_fit(&ctx->rt, &b, 900, "b", &herr), CLH_OK); /* 1/9 too large: kept */
+    ck_assert_uint_eq(b.size, 1000);
+    ck_assert_int_eq(clh_buffer_fit(&ctx->rt, &b, 800, "b", &herr), CLH_OK); /* 1/4 too large: refitted */
+    ck_assert_uint_eq(b.size, 800);
+    ck_assert_int_eq(clh_buffer_fit(&ctx->rt, &b, 1100, "b", &herr), CLH_OK);
+    ck_assert_uint_eq(b.size, 1100);
+    ck_assert_uint_eq(ctx->rt.allocated, base + 1500 + 1100);
+    ck_assert_uint_ge(ctx->rt.peak, base + 1500 + 1100);
+    clh_buffer_release(&a);
+    clh_buffer_release(&b);
+    ck_assert_uint_eq(ctx->rt.allocated, base);
+    cls_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_render_argument_errors)
 {
     cls_context *ctx = open_default();
@@ -295,6 +326,7 @@ int main(void)
     tcase_add_test(tc, test_build_failure_reports_log);
     tcase_add_test(tc, test_program_cache);
     tcase_add_test(tc, test_launch_clamps_local_size);
+    tcase_add_test(tc, test_buffer_sizes);
     tcase_add_test(tc, test_render_argument_errors);
     tcase_add_test(tc, test_scene_round_trip);
     suite_add_tcase(s, tc);
