@@ -20,7 +20,9 @@ cls_status cls__adam_step(cls_context *ctx, cl_kernel kernel, cl_mem param, cl_m
     const clh_arg args[] = {CLH_ARG(n), {sizeof(cl_mem), &param}, {sizeof(cl_mem), &grad}, {sizeof(cl_mem), &m},
                             {sizeof(cl_mem), &v}, CLH_ARG(lr), CLH_ARG(b1), CLH_ARG(b2), CLH_ARG(eps), CLH_ARG(bc1),
                             CLH_ARG(bc2)};
-    return cls__launch_1d(ctx, kernel, "adam", count, args, CLS__ARRAY_COUNT(args), prof, CLS_PASS_OPTIMIZE);
+    clh_launch_desc desc = {.name = "adam", .dims = 1, .items = {count, 1},
+                            .local = {(size_t)ctx->params.adam_group_size, 1}};
+    return cls__launch(ctx, kernel, &desc, args, CLS__ARRAY_COUNT(args), prof, CLS_PASS_OPTIMIZE);
 }
 
 cls_status cls__adam_step_sh(cls_context *ctx, cl_kernel kernel, cl_mem param, cl_mem grad, cl_mem m, cl_mem v,
@@ -36,7 +38,11 @@ cls_status cls__adam_step_sh(cls_context *ctx, cl_kernel kernel, cl_mem param, c
     const clh_arg args[] = {CLH_ARG(n), CLH_ARG(st), {sizeof(cl_mem), &param}, {sizeof(cl_mem), &grad},
                             {sizeof(cl_mem), &m}, {sizeof(cl_mem), &v}, CLH_ARG(dc), CLH_ARG(rest), CLH_ARG(b1),
                             CLH_ARG(b2), CLH_ARG(eps), CLH_ARG(bc1), CLH_ARG(bc2)};
+    if (stride == 0)
+        return cls__ctx_fail(ctx, CLS_ERROR_INVALID_ARGUMENT, "Adam over SH: stride 0");
+    /* Rows of whole Gaussians: (stride, adam_group_size / stride) work-items, at least one row. */
+    const size_t rows = (size_t)ctx->params.adam_group_size / stride;
     clh_launch_desc desc = {.name = "adam_sh", .dims = 2, .items = {stride, count},
-                            .local = {stride, (size_t)ctx->params.gaussian_group_size / stride + 1}};
+                            .local = {stride, rows > 0 ? rows : 1}};
     return cls__launch(ctx, kernel, &desc, args, CLS__ARRAY_COUNT(args), prof, CLS_PASS_OPTIMIZE);
 }

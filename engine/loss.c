@@ -18,7 +18,7 @@
 /* Where every pass works, for one image size (see cl/loss.cl, "Layouts"). */
 typedef struct loss_geometry {
     cl_uint width, height, pitch, rows; /* the render's layout */
-    cl_uint strips, bands;              /* covered region: pitch x bands * CLS__LOSS_BAND (>= rows) */
+    cl_uint strips, bands;              /* covered region: pitch x bands * band (>= rows) */
     cl_uint bpitch, brows, bplane, map; /* bordered maps: row pitch, rows, floats per plane, per map */
     size_t sweep[2];                    /* global size of the sweeps (work-items) */
     cl_uint groups;                     /* work-groups of loss_ssim */
@@ -34,9 +34,9 @@ static cls_status geometry(cls_context *ctx, const cls__loss *loss, uint32_t wid
                              "loss: image %ux%u in a layout of pitch %u and %u rows (need 0 < width <= pitch, "
                              "0 < height <= rows, pitch a multiple of %u)", width, height, pitch, rows, loss->lanes);
     const uint64_t strips = pitch / loss->lanes;
-    const uint64_t bands = (rows + CLS__LOSS_BAND - 1) / CLS__LOSS_BAND;
+    const uint64_t bands = ((uint64_t)rows + loss->band - 1) / loss->band;
     const uint64_t bpitch = round_up(CLS__LOSS_LEFT + (uint64_t)pitch + CLS__LOSS_HALO, CLS__LOSS_ROW_ALIGN);
-    const uint64_t brows = bands * CLS__LOSS_BAND + 2 * CLS__LOSS_HALO;
+    const uint64_t brows = bands * loss->band + 2 * CLS__LOSS_HALO;
     const uint64_t bplane = bpitch * brows, map = 3 * bplane;
     /* The kernels index in 32 bits: the largest index is 3 maps into abc. */
     if (CLS__LOSS_MAPS_ABC * map > UINT32_MAX || 3 * (uint64_t)pitch * rows > UINT32_MAX)
@@ -55,17 +55,19 @@ cls_status cls__loss_init(cls_context *ctx, cls__loss *loss)
 {
     memset(loss, 0, sizeof *loss);
     const cls_params *p = &ctx->params;
-    if (p->tile_size < 1 || p->pixels_per_item < 1 || p->tile_size % p->pixels_per_item != 0)
-        return cls__ctx_fail(ctx, CLS_ERROR_INVALID_ARGUMENT, "loss: invalid tile_size %d / pixels_per_item %d",
-                             p->tile_size, p->pixels_per_item);
+    if (p->tile_size < 1 || p->pixels_per_item < 1 || p->tile_size % p->pixels_per_item != 0 || p->loss_band < 1)
+        return cls__ctx_fail(ctx, CLS_ERROR_INVALID_ARGUMENT,
+                             "loss: invalid tile_size %d / pixels_per_item %d / loss_band %d", p->tile_size,
+                             p->pixels_per_item, p->loss_band);
     loss->lanes = (uint32_t)p->pixels_per_item;
+    loss->band = (uint32_t)p->loss_band;
     loss->group[0] = (size_t)p->tile_size;
     loss->group[1] = (size_t)(p->tile_size / p->pixels_per_item);
     const size_t items = loss->group[0] * loss->group[1];
 
+    /* CLS_LOSS_BAND comes with the context's parameters (cls__kernel: cl/loss.cl reads it). */
     char options[128];
-    snprintf(options, sizeof options, "-DCLS_LOSS_BAND=%d -DCLS_LOSS_HALO=%d -DCLS_LOSS_LEFT=%d", CLS__LOSS_BAND,
-             CLS__LOSS_HALO, CLS__LOSS_LEFT);
+    snprintf(options, sizeof options, "-DCLS_LOSS_HALO=%d -DCLS_LOSS_LEFT=%d", CLS__LOSS_HALO, CLS__LOSS_LEFT);
     struct {
         cl_kernel *out;
         const char *name;

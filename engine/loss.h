@@ -17,9 +17,8 @@
  * CLS__LOSS_HALO + y, column CLS__LOSS_LEFT + x (passed to the kernels with -D). */
 #define CLS__LOSS_HALO 5 /* the window radius (11 taps) */
 #define CLS__LOSS_LEFT 8 /* left margin, >= the radius, keeping rows 32-byte aligned */
-/* Rows one work-item of the SSIM and gradient kernels sweeps (CLS_LOSS_BAND); neighbouring
- * bands re-blur 10 shared rows. A candidate for cls_params. */
-#define CLS__LOSS_BAND 32
+/* The rows one work-item of the SSIM and gradient kernels sweeps (CLS_LOSS_BAND; neighbouring
+ * bands re-blur 10 shared rows) are ctx->params.loss_band, tuned (docs/tuning.md). */
 
 /* The training weight of the SSIM term (3dgs-math.md section 7.1). */
 #define CLS__LOSS_LAMBDA 0.2f
@@ -28,6 +27,7 @@ typedef struct cls__loss {
     cl_kernel prepare, ssim, gradient, finish;
     /* What the kernels were built for (from ctx->params at init). */
     uint32_t lanes;       /* CLS_PIXELS_PER_ITEM: pixels of a row per work-item */
+    uint32_t band;        /* CLS_LOSS_BAND: rows per work-item of the sweeps (loss_band) */
     size_t group[2];      /* the 2D work-group: (tile, tile / lanes) */
     clh_buffer xy;        /* 2 bordered maps: render, target */
     clh_buffer abc;       /* 3 bordered maps: the per-pixel SSIM partials, 0 outside the image */
@@ -40,7 +40,9 @@ typedef struct cls__loss {
 } cls__loss;
 
 /* Builds the kernels with the context's parameters (tile_size, pixels_per_item; work-groups of
- * tile_size x tile_size / pixels_per_item work-items, as many as the rasterizer's). On failure
+ * tile_size x tile_size / pixels_per_item work-items, as many as the rasterizer's; loss_band
+ * rows per work-item). The band changes only the grouping of the partial sums: dL/dimage is the
+ * same per pixel, the loss values round differently. On failure
  * the message is on ctx and *loss holds nothing to release (releasing it anyway is harmless). */
 cls_status cls__loss_init(cls_context *ctx, cls__loss *loss);
 /* Releases kernels and buffers; a zeroed struct is a no-op. */

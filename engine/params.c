@@ -30,13 +30,17 @@ void cls__params_default(const clh_device_info *info, cls_params *out)
         .scan_items = cpu ? 4096 : 4,
         .gaussian_group_size = cpu ? 64 : 128,
         .backward_batch = 0,
+        .loss_band = 32,
+        .adam_group_size = cpu ? 64 : 128,
     };
     /* Vendor refinements of the GPU row (matched on vendor id *and* type: PoCL on an Intel
      * CPU also reports 0x8086). Not measured here: starting points that keep the shapes
      * natural for the hardware (AMD wavefronts of 64; Intel's smaller shared local memory). */
     if (!cpu && (info->type & CL_DEVICE_TYPE_GPU)) {
-        if (info->vendor_id == 0x1002)
+        if (info->vendor_id == 0x1002) {
             out->gaussian_group_size = 256;
+            out->adam_group_size = 256;
+        }
         else if (info->vendor_id == 0x8086)
             out->raster_batch = 128;
     }
@@ -62,8 +66,12 @@ const cls__param_info cls__param_table[CLS__P_COUNT] = {
     [CLS__P_SORT_REORDER] = PARAM(sort_reorder, NULL, NULL),
     [CLS__P_SCAN_WG] = PARAM(scan_group_size, "CLS_SCAN_WG", "CLS_SCAN_WG"),
     [CLS__P_SCAN_ITEMS] = PARAM(scan_items, "CLS_SCAN_ITEMS", "CLS_SCAN_ITEMS"),
-    /* A launch shape only (cls__launch_1d, Adam): no rebuild. */
+    /* A launch shape only (cls__launch_1d): no rebuild. */
     [CLS__P_GAUSSIAN_WG] = PARAM(gaussian_group_size, NULL, NULL),
+    /* Read by cl/loss.cl only. */
+    [CLS__P_LOSS_BAND] = PARAM(loss_band, "CLS_LOSS_BAND", "CLS_LOSS_BAND"),
+    /* A launch shape only (engine/adam.c): no rebuild. */
+    [CLS__P_ADAM_WG] = PARAM(adam_group_size, NULL, NULL),
 };
 #undef PARAM
 
@@ -97,10 +105,10 @@ const cls__tune_kernel cls__tune_kernels[CLS__TUNE_KERNEL_COUNT] = {
      .objective = PASS_BIT(CLS_PASS_RASTERIZE_BACKWARD),
      .param_count = 1,
      .params = {{CLS__P_BWD_BATCH, 5, {0, 4, 8, 16, 32}}}},
-    /* Every one-work-item-per-element pass: project, compact, emit, ranges, project_backward,
-     * depth_rank, Adam. */
+    /* Every one-work-item-per-element pass of a frame: project, compact, emit, ranges,
+     * project_backward, depth_rank (Adam has its own group size, below). */
     {.name = "per_gaussian",
-     .kernels = "project, compact_visible, emit_intersections, tile_ranges, project_backward, adam",
+     .kernels = "project, compact_visible, emit_intersections, tile_ranges, project_backward",
      .workload = CLS__WORK_FRAME,
      .objective = ALL_FRAME_PASSES,
      .param_count = 1,
@@ -122,6 +130,24 @@ const cls__tune_kernel cls__tune_kernels[CLS__TUNE_KERNEL_COUNT] = {
                 {CLS__P_SORT_WG, 4, {1, 16, 64, 256}},
                 {CLS__P_SORT_ITEMS, 5, {4, 16, 64, 1024, 4096}},
                 {CLS__P_SORT_REORDER, 2, {0, 1}}}},
+    /* The band of rows a work-item of loss_ssim and loss_gradient sweeps: longer bands re-blur
+     * fewer shared rows, shorter ones make more work-items. The work-group stays the
+     * rasterizer's shape (tuned above). Measured on the loss and dL/dimage of the scene's render
+     * against a random target. */
+    {.name = "loss",
+     .kernels = "loss_prepare, loss_ssim, loss_gradient, loss_finish",
+     .workload = CLS__WORK_LOSS,
+     .objective = PASS_BIT(CLS_PASS_LOSS),
+     .param_count = 1,
+     .params = {{CLS__P_LOSS_BAND, 5, {8, 16, 32, 64, 128}}}},
+    /* Elementwise: the output is bit-identical whatever the group. */
+    {.name = "adam",
+     .kernels = "adam, adam_sh",
+     .workload = CLS__WORK_ADAM,
+     .objective = PASS_BIT(CLS_PASS_OPTIMIZE),
+     .exact = 1,
+     .param_count = 1,
+     .params = {{CLS__P_ADAM_WG, 6, {16, 32, 64, 128, 256, 512}}}},
 };
 
 static int fail_why(char *why, size_t cap, const char *fmt, ...) CLH_PRINTF(3, 4);
@@ -204,10 +230,20 @@ int cls__params_check(const cls_params *p, const clh_device_info *dev, char *why
     if (scan_block < 256 || scan_block > 4096)
         return fail_why(why, cap, "scan block %d x %d is outside 256..4096 elements", p->scan_group_size,
                         p->scan_items);
-    /* per-Gaussian passes; Adam's SH launch is (stride, group / stride + 1) with stride <= 16 */
-    if (p->gaussian_group_size < 1 || (size_t)p->gaussian_group_size + 16 > max_wg)
-        return fail_why(why, cap, "gaussian_group_size %d (+16 for Adam's SH launch) exceeds the work-group limit "
-                        "%d", p->gaussian_group_size, (int)max_wg);
+    /* per-Gaussian passes */
+    if (p->gaussian_group_size < 1 || (size_t)p->gaussian_group_size > max_wg)
+        return fail_why(why, cap, "gaussian_group_size %d exceeds the work-group limit %d", p->gaussian_group_size,
+                        (int)max_wg);
+    /* loss: any band works (the scratch maps are rounded to whole bands); past 1024 rows a
+     * 1080p image is a single band per plane */
+    if (p->loss_band < 1 || p->loss_band > 1024)
+        return fail_why(why, cap, "loss_band %d is outside 1..1024", p->loss_band);
+    /* Adam: groups of adam_group_size; the SH launch's (stride, max(1, group / stride)) has at
+     * most max(group, stride) work-items, stride <= CLS__ADAM_MAX_STRIDE */
+    if (p->adam_group_size < 1 || (size_t)p->adam_group_size > max_wg ||
+        (size_t)CLS__ADAM_MAX_STRIDE > max_wg || (size_t)CLS__ADAM_MAX_STRIDE > dev->max_work_item_sizes[0])
+        return fail_why(why, cap, "adam_group_size %d (or an SH row of %d) exceeds the work-group limit %d",
+                        p->adam_group_size, CLS__ADAM_MAX_STRIDE, (int)max_wg);
     return 1;
 }
 

@@ -21,12 +21,22 @@ typedef struct cls_params {
     /* scan (cl/scan.cl) */
     int scan_group_size;   /* CLS_SCAN_WG */
     int scan_items;        /* CLS_SCAN_ITEMS: elements per work-item */
-    /* per-Gaussian passes (projection, emit, Adam) */
+    /* per-Gaussian passes (projection, compaction, emit, ranges, project backward) */
     int gaussian_group_size;
     /* backward rasterizer (cl/rasterize_backward.cl): CLS_BWD_BATCH, Gaussians per local-memory
      * batch; 0 lets engine/backward.c derive it from the local memory */
     int backward_batch;
+    /* loss and SSIM (cl/loss.cl): CLS_LOSS_BAND, rows of one plane each work-item of the SSIM and
+     * gradient sweeps owns (neighbouring bands re-blur the 10 rows they share) */
+    int loss_band;
+    /* fused Adam (cl/adam.cl): work-items per work-group of adam; adam_sh runs work-groups of
+     * (stride, max(1, adam_group_size / stride)), stride the SH values per Gaussian (at most
+     * CLS__ADAM_MAX_STRIDE). Shapes launches only. */
+    int adam_group_size;
 } cls_params;
+
+/* SH values per Gaussian at the largest degree (16 coefficients x RGB): the widest adam_sh row. */
+#define CLS__ADAM_MAX_STRIDE 48
 
 /* Compiled-in defaults for a device (by type and vendor): the fallback when nothing is tuned. */
 void cls__params_default(const clh_device_info *info, cls_params *out);
@@ -44,6 +54,8 @@ typedef enum cls__param_id {
     CLS__P_SCAN_WG,
     CLS__P_SCAN_ITEMS,
     CLS__P_GAUSSIAN_WG,
+    CLS__P_LOSS_BAND,
+    CLS__P_ADAM_WG,
     CLS__P_COUNT
 } cls__param_id;
 
@@ -64,7 +76,9 @@ extern const cls__param_info cls__param_table[CLS__P_COUNT];
 typedef enum cls__tune_workload {
     CLS__WORK_FRAME = 0, /* a forward and backward pass of the scene from the camera */
     CLS__WORK_SCAN,      /* an exclusive scan of random counts */
-    CLS__WORK_SORT       /* a stable key-value sort of random tile keys */
+    CLS__WORK_SORT,      /* a stable key-value sort of random tile keys */
+    CLS__WORK_LOSS,      /* the loss and dL/dimage of the scene's render against a random target */
+    CLS__WORK_ADAM       /* Adam steps over random parameters, gradients and moments */
 } cls__tune_workload;
 
 #define CLS__TUNE_MAX_PARAMS 4
@@ -86,7 +100,7 @@ typedef struct cls__tune_kernel {
     } params[CLS__TUNE_MAX_PARAMS];
 } cls__tune_kernel;
 
-#define CLS__TUNE_KERNEL_COUNT 6
+#define CLS__TUNE_KERNEL_COUNT 8
 extern const cls__tune_kernel cls__tune_kernels[CLS__TUNE_KERNEL_COUNT];
 
 /* Tolerance of float passes (rasterize forward and backward): rendered colour and alpha within
@@ -94,6 +108,10 @@ extern const cls__tune_kernel cls__tune_kernels[CLS__TUNE_KERNEL_COUNT];
  * magnitude. See docs/tuning.md. */
 #define CLS__TUNE_IMAGE_TOL 2e-3
 #define CLS__TUNE_GRAD_TOL 1e-3
+/* Tolerance of the loss (a different loss_band groups the partial sums differently): each of
+ * the values {L, L1, 1 - SSIM} within CLS__TUNE_LOSS_TOL of its magnitude (relative); dL/dimage
+ * within CLS__TUNE_GRAD_TOL of its largest magnitude, as the rasterizers' gradients. */
+#define CLS__TUNE_LOSS_TOL 1e-4
 
 static inline int *cls__param_ref(cls_params *p, cls__param_id id)
 {

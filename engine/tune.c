@@ -7,7 +7,9 @@
  * candidates not even built before the share runs out are left unmeasured (a seeded random
  * sample of the space is what gets built). The winner is the lowest median. Failures to build
  * or run reject the candidate, never the search. */
+#include "adam.h"
 #include "frame.h"
+#include "loss.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +28,15 @@
 /* Weight of a frame-workload candidate against a scan or sort one when the budget is shared
  * out: it builds and runs several programs. */
 #define TUNE_FRAME_WEIGHT 4
+/* The Adam workload: Gaussians of SH degree 3 (CLS__ADAM_MAX_STRIDE values each, adam_sh) and
+ * their 11 other values (means, scales, quaternion, opacity) in one launch of adam. */
+#define TUNE_ADAM_GAUSSIANS 100000u
+#define TUNE_ADAM_VALUES 11u
+/* The Adam step of the workload (bias corrections of step 3) and the loss's SSIM weight. */
+#define TUNE_ADAM_STEP 3u
+
+/* One report per tunable kernel (cls_tune_report.kernels). */
+_Static_assert(CLS__TUNE_KERNEL_COUNT <= CLS_TUNE_MAX_KERNELS, "raise CLS_TUNE_MAX_KERNELS in clsplat.h");
 
 enum { CAND_PENDING = 0, CAND_READY, CAND_REJECTED, CAND_DROPPED };
 
@@ -36,6 +47,8 @@ typedef struct candidate {
     cls_grads *grads;
     cls__scan scan;
     cls__sort sort;
+    cls__loss loss;
+    cl_kernel adam, adam_sh;
     int reps;
     double times[TUNE_MAX_REPEATS];
     double wall; /* seconds of its last run, for the budget */
@@ -55,6 +68,19 @@ typedef struct tuner {
     uint32_t scan_n, sort_n, key_bits;
     uint32_t *in_keys, *in_values, *out_keys, *out_values, *ref_keys, *ref_values;
     clh_buffer in_a, in_b, work_a, work_b;
+    /* loss workload (made at its first use): the scene's render by the configuration the loss
+     * is tuned with, a random target, dL/dimage and the values; the default's outputs */
+    int loss_ready;
+    cls_frame *loss_frame;
+    uint32_t loss_pitch, loss_rows;
+    clh_buffer loss_target, loss_grad, loss_values;
+    float *loss_ref_grad, *loss_got_grad, loss_ref_values[3];
+    /* Adam workload (made at its first use): param, grad, m, v of the flat values, then of SH;
+     * the default's output hash */
+    int adam_ready;
+    clh_buffer adam_bufs[8];
+    float *adam_scratch;
+    uint64_t adam_ref_hash;
     cls__profile prof;
 } tuner;
 
@@ -114,11 +140,20 @@ static void release_candidate(candidate *c)
     cls_frame_destroy(c->frame);
     cls__scan_release(&c->scan);
     cls__sort_release(&c->sort);
+    cls__loss_release(&c->loss);
+    if (c->adam != NULL)
+        clReleaseKernel(c->adam);
+    if (c->adam_sh != NULL)
+        clReleaseKernel(c->adam_sh);
+    c->adam = c->adam_sh = NULL;
     c->grads = NULL;
     c->frame = NULL;
 }
 
-/* ---- the three workloads ------------------------------------------------------------------ */
+/* ---- the workloads ------------------------------------------------------------------------ */
+static cls_status loss_inputs(tuner *t);
+static cls_status adam_inputs(tuner *t);
+
 static cls_status prepare(tuner *t, const cls__tune_kernel *k, candidate *c)
 {
     cls_context *ctx = t->ctx;
@@ -130,6 +165,20 @@ static cls_status prepare(tuner *t, const cls__tune_kernel *k, candidate *c)
     }
     case CLS__WORK_SCAN: return cls__scan_init(ctx, &c->scan);
     case CLS__WORK_SORT: return cls__sort_init(ctx, &c->sort);
+    case CLS__WORK_LOSS: {
+        /* The first candidate is the default: the render is made with its configuration, which
+         * shares the layout (tile, pixels_per_item) of every other candidate's. */
+        cls_status st = loss_inputs(t);
+        return st == CLS_OK ? cls__loss_init(ctx, &c->loss) : st;
+    }
+    case CLS__WORK_ADAM: {
+        cls_status st = adam_inputs(t);
+        if (st == CLS_OK)
+            st = cls__kernel(ctx, "adam", NULL, "adam", &c->adam);
+        if (st == CLS_OK)
+            st = cls__kernel(ctx, "adam", NULL, "adam_sh", &c->adam_sh);
+        return st;
+    }
     }
     return CLS_ERROR_INVALID_ARGUMENT;
 }
@@ -223,6 +272,94 @@ static cls_status check_integers(tuner *t, int sort, int reference, char *why, s
     return CLS_OK;
 }
 
+/* Compares the loss's values and dL/dimage with the default's (or records them). */
+static cls_status check_loss(tuner *t, int reference, char *why, size_t cap)
+{
+    cls_context *ctx = t->ctx;
+    const size_t n = 3 * (size_t)t->loss_pitch * t->loss_rows;
+    float values[3];
+    clh_error herr;
+    clh_result hr = clh_buffer_read(&ctx->rt, &t->loss_values, 0, values, sizeof values, "tuning loss", &herr);
+    if (hr == CLH_OK)
+        hr = clh_buffer_read(&ctx->rt, &t->loss_grad, 0, reference ? t->loss_ref_grad : t->loss_got_grad,
+                             n * sizeof(float), "tuning dL/dimage", &herr);
+    if (hr != CLH_OK)
+        return cls__from_host(ctx, hr, &herr);
+    if (reference) {
+        memcpy(t->loss_ref_values, values, sizeof values);
+        return CLS_OK;
+    }
+    static const char *const names[3] = {"loss", "L1", "1 - SSIM"};
+    for (int i = 0; i < 3; i++) {
+        const double ref = (double)t->loss_ref_values[i], d = fabs((double)values[i] - ref);
+        if (!(d <= CLS__TUNE_LOSS_TOL * fabs(ref) + 1e-30)) {
+            snprintf(why, cap, "its %s %.9g differs from the default's %.9g by more than %g of it", names[i],
+                     (double)values[i], ref, CLS__TUNE_LOSS_TOL);
+            return CLS_OK;
+        }
+    }
+    double d, s;
+    max_diff(t->loss_got_grad, t->loss_ref_grad, n, &d, &s);
+    if (!(d <= CLS__TUNE_GRAD_TOL * s + 1e-30))
+        snprintf(why, cap, "its dL/dimage differs from the default's by %g of its largest magnitude %g (tolerance %g)",
+                 s > 0 ? d / s : d, s, CLS__TUNE_GRAD_TOL);
+    return CLS_OK;
+}
+
+/* The Adam workload's buffers: param, grad, m, v of the flat values (0..3) and of SH (4..7). */
+static size_t adam_count(int buffer)
+{
+    return (size_t)TUNE_ADAM_GAUSSIANS * (buffer < 4 ? TUNE_ADAM_VALUES : CLS__ADAM_MAX_STRIDE);
+}
+
+/* Writes the Adam workload's deterministic inputs (the same before every checked run). */
+static cls_status adam_reset(tuner *t)
+{
+    cls_context *ctx = t->ctx;
+    for (int b = 0; b < 8; b++) {
+        uint32_t seed = 0x9e3779b9u ^ (uint32_t)(b * 7919 + 1);
+        const int kind = b % 4; /* param, grad, m, v */
+        for (size_t i = 0; i < adam_count(b); i++) {
+            const float u = (float)(xorshift32(&seed) >> 8) / 16777216.0f; /* [0, 1) */
+            t->adam_scratch[i] = kind == 0   ? 4.0f * u - 2.0f
+                                 : kind == 1 ? (2.0f * u - 1.0f) * 1e-2f
+                                 : kind == 2 ? (2.0f * u - 1.0f) * 1e-3f
+                                             : u * 1e-5f; /* v >= 0 */
+        }
+        clh_error herr;
+        clh_result hr = clh_buffer_write(&ctx->rt, &t->adam_bufs[b], 0, t->adam_scratch, adam_count(b) * sizeof(float),
+                                         "tuning Adam input", &herr);
+        if (hr != CLH_OK)
+            return cls__from_host(ctx, hr, &herr);
+    }
+    return CLS_OK;
+}
+
+/* Compares the Adam outputs (param, m, v of both launches) bit for bit with the default's, by
+ * hash (or records it). */
+static cls_status check_adam(tuner *t, int reference, char *why, size_t cap)
+{
+    cls_context *ctx = t->ctx;
+    uint64_t hash = 0;
+    for (int b = 0; b < 8; b++) {
+        if (b % 4 == 1)
+            continue; /* the gradients are inputs only */
+        clh_error herr;
+        const size_t bytes = adam_count(b) * sizeof(float);
+        clh_result hr = clh_buffer_read(&ctx->rt, &t->adam_bufs[b], 0, t->adam_scratch, bytes, "tuning Adam output",
+                                        &herr);
+        if (hr != CLH_OK)
+            return cls__from_host(ctx, hr, &herr);
+        hash = clh_hash64(t->adam_scratch, bytes, hash);
+    }
+    if (reference)
+        t->adam_ref_hash = hash;
+    else if (hash != t->adam_ref_hash)
+        snprintf(why, cap, "its parameters or moments differ from the default's (hash %016llx, default %016llx)",
+                 (unsigned long long)hash, (unsigned long long)t->adam_ref_hash);
+    return CLS_OK;
+}
+
 /* One run of the candidate's workload: *ms receives the objective's device time. With check,
  * the output is compared (why is set on a mismatch) or, with reference, recorded. */
 static cls_status run(tuner *t, const cls__tune_kernel *k, candidate *c, int check, int reference, double *ms,
@@ -240,6 +377,49 @@ static cls_status run(tuner *t, const cls__tune_kernel *k, candidate *c, int che
             st = cls_frame_timings(c->frame, pass_ms);
         if (st == CLS_OK && check)
             st = check_frame(t, c, reference, why, cap);
+    } else if (k->workload == CLS__WORK_LOSS) {
+        const cls_frame *f = t->loss_frame;
+        if (check) { /* NaN wherever the candidate fails to write */
+            const cl_float nan = NAN;
+            cl_int code = clEnqueueFillBuffer(ctx->rt.queue, t->loss_grad.mem, &nan, sizeof nan, 0,
+                                              t->loss_grad.size, 0, NULL, NULL);
+            if (code != CL_SUCCESS) {
+                clh_error herr;
+                return cls__from_host(ctx, clh_fail_cl(&herr, code, "clEnqueueFillBuffer", "tuning dL/dimage"), &herr);
+            }
+        }
+        cls__profile_reset(&t->prof);
+        st = cls__loss_compute(ctx, &c->loss, f->image.mem, t->loss_target.mem, t->cam.width, t->cam.height,
+                               t->loss_pitch, t->loss_rows, CLS__LOSS_LAMBDA, t->loss_grad.mem, t->loss_values.mem,
+                               &t->prof);
+        if (st == CLS_OK)
+            st = finish(ctx);
+        if (st == CLS_OK)
+            cls__profile_sum(&t->prof, pass_ms);
+        cls__profile_reset(&t->prof);
+        if (st == CLS_OK && check)
+            st = check_loss(t, reference, why, cap);
+    } else if (k->workload == CLS__WORK_ADAM) {
+        /* Checked runs start from the same inputs; timed runs go on from where the last left
+         * (the cost of an elementwise step does not depend on the values). */
+        if (check)
+            st = adam_reset(t);
+        const cls__adam_hparams h = cls__adam_defaults(1e-3f);
+        cls__profile_reset(&t->prof);
+        if (st == CLS_OK)
+            st = cls__adam_step(ctx, c->adam, t->adam_bufs[0].mem, t->adam_bufs[1].mem, t->adam_bufs[2].mem,
+                                t->adam_bufs[3].mem, (uint32_t)adam_count(0), &h, TUNE_ADAM_STEP, &t->prof);
+        if (st == CLS_OK)
+            st = cls__adam_step_sh(ctx, c->adam_sh, t->adam_bufs[4].mem, t->adam_bufs[5].mem, t->adam_bufs[6].mem,
+                                   t->adam_bufs[7].mem, TUNE_ADAM_GAUSSIANS, CLS__ADAM_MAX_STRIDE, 2.5e-3f, 1.25e-4f,
+                                   &h, TUNE_ADAM_STEP, &t->prof);
+        if (st == CLS_OK)
+            st = finish(ctx);
+        if (st == CLS_OK)
+            cls__profile_sum(&t->prof, pass_ms);
+        cls__profile_reset(&t->prof);
+        if (st == CLS_OK && check)
+            st = check_adam(t, reference, why, cap);
     } else {
         const int sort = k->workload == CLS__WORK_SORT;
         const uint32_t n = sort ? t->sort_n : t->scan_n;
@@ -338,8 +518,87 @@ static cls_status tuner_init(tuner *t, cls_context *ctx, cls_scene *scene, const
     return cls__from_host(ctx, hr, &herr);
 }
 
+/* The loss workload's inputs, at its first use: the scene rendered with the context's
+ * configuration (the loss kernel's default), a random target, the output buffers. */
+static cls_status loss_inputs(tuner *t)
+{
+    if (t->loss_ready)
+        return CLS_OK;
+    cls_context *ctx = t->ctx;
+    cls_frame_destroy(t->loss_frame); /* what an earlier, failed try left */
+    t->loss_frame = NULL;
+    cls_status st = cls_frame_create(ctx, &t->loss_frame);
+    if (st == CLS_OK)
+        st = cls_render_forward(t->loss_frame, t->scene, &t->cam,
+                                &(cls_render_desc){.background = {0.1f, 0.2f, 0.3f}});
+    if (st != CLS_OK) {
+        cls_frame_destroy(t->loss_frame);
+        t->loss_frame = NULL;
+        return st;
+    }
+    const cls_frame *f = t->loss_frame;
+    t->loss_pitch = f->tiles_x * (uint32_t)ctx->params.tile_size;
+    t->loss_rows = f->tiles_y * (uint32_t)ctx->params.tile_size;
+    const size_t n = 3 * (size_t)t->loss_pitch * t->loss_rows, target_bytes = t->pixels * 3;
+    free(t->loss_ref_grad);
+    free(t->loss_got_grad);
+    t->loss_ref_grad = malloc(n * sizeof(float));
+    t->loss_got_grad = malloc(n * sizeof(float));
+    uint8_t *target = malloc(target_bytes);
+    if (t->loss_ref_grad == NULL || t->loss_got_grad == NULL || target == NULL) {
+        free(target);
+        return cls__ctx_fail(ctx, CLS_ERROR_OUT_OF_HOST_MEMORY, "cls_tune: out of host memory");
+    }
+    uint32_t seed = 0x5eed1055u;
+    for (size_t i = 0; i < target_bytes; i++)
+        target[i] = (uint8_t)(xorshift32(&seed) >> 24);
+    clh_error herr;
+    clh_result hr = clh_buffer_reserve(&ctx->rt, &t->loss_target, target_bytes, "tuning target", &herr);
+    if (hr == CLH_OK)
+        hr = clh_buffer_write(&ctx->rt, &t->loss_target, 0, target, target_bytes, "tuning target", &herr);
+    if (hr == CLH_OK)
+        hr = clh_buffer_reserve(&ctx->rt, &t->loss_grad, n * sizeof(float), "tuning dL/dimage", &herr);
+    if (hr == CLH_OK)
+        hr = clh_buffer_reserve(&ctx->rt, &t->loss_values, 3 * sizeof(float), "tuning loss values", &herr);
+    free(target);
+    if (hr != CLH_OK)
+        return cls__from_host(ctx, hr, &herr);
+    t->loss_ready = 1;
+    return CLS_OK;
+}
+
+/* The Adam workload's buffers, at its first use (filled by adam_reset). */
+static cls_status adam_inputs(tuner *t)
+{
+    if (t->adam_ready)
+        return CLS_OK;
+    cls_context *ctx = t->ctx;
+    if (t->adam_scratch == NULL)
+        t->adam_scratch = malloc(adam_count(4) * sizeof(float));
+    if (t->adam_scratch == NULL)
+        return cls__ctx_fail(ctx, CLS_ERROR_OUT_OF_HOST_MEMORY, "cls_tune: out of host memory");
+    for (int b = 0; b < 8; b++) {
+        clh_error herr;
+        clh_result hr = clh_buffer_reserve(&ctx->rt, &t->adam_bufs[b], adam_count(b) * sizeof(float),
+                                           "tuning Adam arrays", &herr);
+        if (hr != CLH_OK)
+            return cls__from_host(ctx, hr, &herr);
+    }
+    t->adam_ready = 1;
+    return CLS_OK;
+}
+
 static void tuner_release(tuner *t)
 {
+    cls_frame_destroy(t->loss_frame);
+    free(t->loss_ref_grad);
+    free(t->loss_got_grad);
+    clh_buffer_release(&t->loss_target);
+    clh_buffer_release(&t->loss_grad);
+    clh_buffer_release(&t->loss_values);
+    free(t->adam_scratch);
+    for (int b = 0; b < 8; b++)
+        clh_buffer_release(&t->adam_bufs[b]);
     free(t->d_rgb);
     free(t->ref_rgb);
     free(t->rgb);

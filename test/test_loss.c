@@ -36,8 +36,11 @@ static int small_only(void)
 
 /* Pixels per work-item the kernel tests run with: the device's default, then the GPU shape
  * (one pixel per work-item) and a 4-lane variant, so that every shape is checked on any device
- * (and under Oclgrind). */
+ * (and under Oclgrind). Each with a band height (loss_band, 0: the default): short bands of 8
+ * rows (several per image, the shared rows re-blurred) and one of 64 (taller than the small
+ * images: rows rounded up past the layout). */
 static const int lane_variants[] = {0, 1, 4};
+static const int band_variants[] = {0, 8, 64};
 
 static cls_context *open_context(int profiling)
 {
@@ -52,12 +55,14 @@ static cls_context *open_context(int profiling)
     return ctx;
 }
 
-/* open_context with the lane variant `variant` (an index into lane_variants). */
+/* open_context with the lane and band variant `variant` (an index into lane_variants). */
 static cls_context *open_context_lanes(int variant)
 {
     cls_context *ctx = open_context(0);
     if (lane_variants[variant] > 0)
         ctx->params.pixels_per_item = lane_variants[variant];
+    if (band_variants[variant] > 0)
+        ctx->params.loss_band = band_variants[variant];
     return ctx;
 }
 
@@ -424,7 +429,8 @@ START_TEST(test_kernels_random)
             image_pair p = pair_alloc(sizes[s][0], sizes[s][1]);
             pair_random(&p, (enum pattern)pattern, 1000u + (uint32_t)(s * 10 + pattern));
             char what[64];
-            snprintf(what, sizeof what, "random pattern %d, %d lanes", pattern, ctx->params.pixels_per_item);
+            snprintf(what, sizeof what, "random pattern %d, %d lanes, band %d", pattern, ctx->params.pixels_per_item,
+                     ctx->params.loss_band);
             check_pair(ctx, &loss, &b, &p, CLS__LOSS_LAMBDA, what);
             if (s == count - 2 && pattern == PATTERN_NOISY)
                 check_pair(ctx, &loss, &b, &p, 0.7f, "random, lambda 0.7");

@@ -12,7 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/adam.h"
 #include "engine/frame.h"
+#include "engine/loss.h"
 
 static int small_mode(void)
 {
@@ -194,6 +196,106 @@ static void integer_check(cls_context *ctx, int sort, uint32_t n, const char *wh
     free(out_v);
 }
 
+/* The loss (forward and dL/dimage) of a render against a random target with the context's
+ * configuration: values[3] and the gradient (3 * pitch * rows floats, malloc'ed). */
+typedef struct loss_result {
+    float values[3];
+    float *grad;
+    size_t count;
+} loss_result;
+
+static void loss_run(cls_context *ctx, cls_frame *frame, const cls_camera *cam, cl_mem target, loss_result *r,
+                     const char *what)
+{
+    const uint32_t pitch = frame->tiles_x * (uint32_t)ctx->params.tile_size;
+    const uint32_t rows = frame->tiles_y * (uint32_t)ctx->params.tile_size;
+    r->count = 3 * (size_t)pitch * rows;
+    r->grad = malloc(r->count * sizeof(float));
+    ck_assert(r->grad != NULL);
+    clh_buffer grad = {0}, values = {0};
+    clh_error herr;
+    ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &grad, r->count * sizeof(float), "dL/dimage", &herr), CLH_OK);
+    ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &values, 3 * sizeof(float), "loss values", &herr), CLH_OK);
+    const cl_float nan = NAN; /* what the loss fails to write stays NaN */
+    ck_assert_int_eq(clEnqueueFillBuffer(ctx->rt.queue, grad.mem, &nan, sizeof nan, 0, grad.size, 0, NULL, NULL),
+                     CL_SUCCESS);
+    cls__loss loss;
+    ck_assert_msg(cls__loss_init(ctx, &loss) == CLS_OK, "%s: %s", what, cls_context_errmsg(ctx));
+    ck_assert_msg(cls__loss_compute(ctx, &loss, frame->image.mem, target, cam->width, cam->height, pitch, rows,
+                                    CLS__LOSS_LAMBDA, grad.mem, values.mem, NULL) == CLS_OK,
+                  "%s: %s", what, cls_context_errmsg(ctx));
+    ck_assert_int_eq(clh_buffer_read(&ctx->rt, &values, 0, r->values, sizeof r->values, "loss values", &herr), CLH_OK);
+    ck_assert_int_eq(clh_buffer_read(&ctx->rt, &grad, 0, r->grad, r->count * sizeof(float), "dL/dimage", &herr),
+                     CLH_OK);
+    cls__loss_release(&loss);
+    clh_buffer_release(&grad);
+    clh_buffer_release(&values);
+}
+
+/* Within the tuner's tolerances (docs/tuning.md); returns whether dL/dimage is bit-identical. */
+static int loss_compare(const loss_result *got, const loss_result *ref, const char *what)
+{
+    for (int i = 0; i < 3; i++) {
+        const double d = fabs((double)got->values[i] - (double)ref->values[i]);
+        ck_assert_msg(d <= CLS__TUNE_LOSS_TOL * fabs((double)ref->values[i]) + 1e-30,
+                      "%s: loss value %d is %.9g, the default's %.9g", what, i, (double)got->values[i],
+                      (double)ref->values[i]);
+    }
+    ck_assert_uint_eq(got->count, ref->count);
+    const double r = rel_diff(got->grad, ref->grad, ref->count, 1);
+    ck_assert_msg(r <= CLS__TUNE_GRAD_TOL, "%s: dL/dimage differs by %g of its largest magnitude", what, r);
+    return memcmp(got->grad, ref->grad, ref->count * sizeof(float)) == 0;
+}
+
+/* Adam steps (adam over `flat` values, adam_sh over n Gaussians of 48 values) from fixed
+ * inputs with the context's configuration: the updated parameters and moments, malloc'ed. */
+static float *adam_run(cls_context *ctx, uint32_t n, uint32_t flat, size_t *count, const char *what)
+{
+    const size_t sizes[2] = {flat, (size_t)n * CLS__ADAM_MAX_STRIDE}, total = 3 * (sizes[0] + sizes[1]);
+    float *out = malloc(total * sizeof(float));
+    ck_assert(out != NULL);
+    cl_kernel kernels[2] = {NULL, NULL};
+    ck_assert_msg(cls__kernel(ctx, "adam", NULL, "adam", &kernels[0]) == CLS_OK, "%s: %s", what,
+                  cls_context_errmsg(ctx));
+    ck_assert_msg(cls__kernel(ctx, "adam", NULL, "adam_sh", &kernels[1]) == CLS_OK, "%s: %s", what,
+                  cls_context_errmsg(ctx));
+    size_t at = 0;
+    for (int k = 0; k < 2; k++) {
+        clh_buffer b[4] = {{0}};
+        clh_error herr;
+        float *host = malloc(sizes[k] * sizeof(float));
+        ck_assert(host != NULL);
+        for (int a = 0; a < 4; a++) {
+            uint32_t seed = 1000u + (uint32_t)(k * 4 + a);
+            for (size_t i = 0; i < sizes[k]; i++)
+                host[i] = a == 3 ? uni(&seed, 0.0f, 1e-5f) : uni(&seed, -1.0f, 1.0f) * (a == 0 ? 2.0f : 1e-2f);
+            ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &b[a], sizes[k] * sizeof(float), "adam", &herr), CLH_OK);
+            ck_assert_int_eq(clh_buffer_write(&ctx->rt, &b[a], 0, host, sizes[k] * sizeof(float), "adam", &herr),
+                             CLH_OK);
+        }
+        const cls__adam_hparams h = cls__adam_defaults(1e-3f);
+        cls_status st = k == 0 ? cls__adam_step(ctx, kernels[0], b[0].mem, b[1].mem, b[2].mem, b[3].mem, flat, &h, 3,
+                                                NULL)
+                               : cls__adam_step_sh(ctx, kernels[1], b[0].mem, b[1].mem, b[2].mem, b[3].mem, n,
+                                                   CLS__ADAM_MAX_STRIDE, 2.5e-3f, 1.25e-4f, &h, 3, NULL);
+        ck_assert_msg(st == CLS_OK, "%s: %s", what, cls_context_errmsg(ctx));
+        for (int a = 0; a < 4; a++) {
+            if (a != 1) { /* the gradient is an input only */
+                ck_assert_int_eq(clh_buffer_read(&ctx->rt, &b[a], 0, out + at, sizes[k] * sizeof(float), "adam", &herr),
+                                 CLH_OK);
+                at += sizes[k];
+            }
+            clh_buffer_release(&b[a]);
+        }
+        free(host);
+    }
+    ck_assert_uint_eq(at, total);
+    clReleaseKernel(kernels[0]);
+    clReleaseKernel(kernels[1]);
+    *count = total;
+    return out;
+}
+
 /* CLS_TUNE_TEST_KERNEL=name limits the test to one tunable kernel (ctest runs them in
  * parallel under Oclgrind). */
 static int kernel_wanted(const char *name)
@@ -229,6 +331,33 @@ START_TEST(test_every_configuration_agrees)
     frame_result ref = {0};
     if (need_frame)
         frame_run(ctx, scene, &cam, d_rgb, &ref);
+    /* The loss: of the default configuration's render against a random target. */
+    int need_loss = 0;
+    for (int k = 0; k < CLS__TUNE_KERNEL_COUNT; k++)
+        need_loss |= kernel_wanted(cls__tune_kernels[k].name) && cls__tune_kernels[k].workload == CLS__WORK_LOSS;
+    cls_frame *loss_frame = NULL;
+    clh_buffer target = {0};
+    loss_result loss_ref = {.count = 0};
+    if (need_loss) {
+        ck_assert_int_eq(cls_frame_create(ctx, &loss_frame), CLS_OK);
+        ck_assert_int_eq(cls_render_forward(loss_frame, scene, &cam, &(cls_render_desc){.background = {0.2f, 0.4f, 0.6f}}),
+                         CLS_OK);
+        uint8_t *rgb8 = malloc(pixels * 3);
+        ck_assert(rgb8 != NULL);
+        for (size_t i = 0; i < pixels * 3; i++)
+            rgb8[i] = (uint8_t)(next(&seed) >> 24);
+        clh_error herr;
+        ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &target, pixels * 3, "target", &herr), CLH_OK);
+        ck_assert_int_eq(clh_buffer_write(&ctx->rt, &target, 0, rgb8, pixels * 3, "target", &herr), CLH_OK);
+        free(rgb8);
+        loss_run(ctx, loss_frame, &cam, target.mem, &loss_ref, "loss: default");
+    }
+    /* Adam: small problems (the simulator runs every work-item). */
+    const uint32_t adam_n = small ? 300 : 20000, adam_flat = adam_n * 11 + 7;
+    size_t adam_count = 0;
+    float *adam_ref = NULL;
+    if (kernel_wanted("adam"))
+        adam_ref = adam_run(ctx, adam_n, adam_flat, &adam_count, "adam: default");
 
     cls_params *space = calloc(256, sizeof *space);
     ck_assert(space != NULL);
@@ -251,6 +380,20 @@ START_TEST(test_every_configuration_agrees)
                 frame_run(ctx, scene, &cam, d_rgb, &got);
                 frame_compare(&got, &ref, pixels, what);
                 frame_free(&got);
+            } else if (kern->workload == CLS__WORK_LOSS) {
+                loss_result got = {.count = 0};
+                loss_run(ctx, loss_frame, &cam, target.mem, &got, what);
+                const int identical = loss_compare(&got, &loss_ref, what);
+                printf("%s: loss %.9g (default %.9g), dL/dimage %s\n", what, (double)got.values[0],
+                       (double)loss_ref.values[0], identical ? "bit-identical" : "within the tolerance");
+                free(got.grad);
+            } else if (kern->workload == CLS__WORK_ADAM) {
+                size_t n = 0;
+                float *got = adam_run(ctx, adam_n, adam_flat, &n, what);
+                ck_assert_uint_eq(n, adam_count);
+                ck_assert_msg(memcmp(got, adam_ref, n * sizeof(float)) == 0, "%s: not bit-identical to the default",
+                              what);
+                free(got);
             } else {
                 integer_check(ctx, kern->workload == CLS__WORK_SORT, small ? 5000 : 300000, what);
             }
@@ -261,6 +404,10 @@ START_TEST(test_every_configuration_agrees)
     ck_assert_int_gt(checked, 0);
     ctx->params = defaults;
     free(space);
+    free(adam_ref);
+    free(loss_ref.grad);
+    clh_buffer_release(&target);
+    cls_frame_destroy(loss_frame);
     frame_free(&ref);
     cls_scene_destroy(scene);
     cls_context_destroy(ctx);
