@@ -34,7 +34,13 @@
 #define CLS_BWD_BATCH 32 /* Gaussians per local-memory batch of the backward pass */
 #endif
 #define CLS_GRAD_VALUES 12
-#define CLS_GROUP_ITEMS_BWD (CLS_ITEMS_X * CLS_TILE)
+#ifndef CLS_BWD_ROWS
+#define CLS_BWD_ROWS 1 /* tile rows per work-item (1 or 2) */
+#endif
+#if CLS_TILE % CLS_BWD_ROWS != 0
+#error "CLS_BWD_ROWS must divide CLS_TILE"
+#endif
+#define CLS_GROUP_ITEMS_BWD (CLS_ITEMS_X * (CLS_TILE / CLS_BWD_ROWS))
 /* Floats per (Gaussian, work-item) partial in local memory. With lanes, each of the 12
  * values keeps two partial sums (value v's at 2v and 2v + 1); with one pixel per work-item
  * the 12 values themselves, at an odd stride so that neighbouring work-items use different
@@ -99,7 +105,7 @@
     } while (0)
 #endif
 
-__kernel __attribute__((reqd_work_group_size(CLS_ITEMS_X, CLS_TILE, 1))) void
+__kernel __attribute__((reqd_work_group_size(CLS_ITEMS_X, CLS_TILE / CLS_BWD_ROWS, 1))) void
 rasterize_backward(__global const uint *ranges, __global const uint *ids, __global const uint *isect_gauss,
                    __global const float2 *xy, __global const float4 *conic_opacity, __global const float *sigma_max,
                    __global const float *rgb, __global const float *depth, uint intersections, uint width,
@@ -121,33 +127,42 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
     const uint tile_x = get_group_id(0), tile_y = get_group_id(1);
     const uint tile = tile_y * tiles_x + tile_x;
     const uint x0 = tile_x * CLS_TILE + lx * CLS_PIXELS_PER_ITEM;
-    const uint y = tile_y * CLS_TILE + ly;
     const vecf px = (float)x0 + 0.5f + LANES;
-    const float py = (float)y + 0.5f;
-    const veci inside = (px < (float)width) & SPLAT_I(y < height ? -1 : 0);
 
-    /* Per-pixel state: the image buffers cover whole tiles (row pitch tiles_x * CLS_TILE), so
-     * full vectors are read; padding pixels are inactive. */
+    /* Per-pixel state of this work-item's CLS_BWD_ROWS consecutive rows: the image buffers
+     * cover whole tiles (row pitch tiles_x * CLS_TILE), so full vectors are read; padding
+     * pixels are inactive. Expected depth ED = D / (1 - T_final) with D = sum of w_i z_i: g_d
+     * is dL/dD, g_tfinal the part of dL/dT_final from the depth, the alpha image and the
+     * background; acc sums over later contributors j (dL/dC . c_j + dL/dD z_j) alpha_j T_j. */
     const size_t pitch = (size_t)tiles_x * CLS_TILE;
-    const size_t plane = pitch * get_global_size(1);
-    const size_t at = (size_t)y * pitch + x0;
-    const vecf T_final = VLOAD(final_t + at);
-    veci last = VLOAD(last_contrib + at);
-    const vecf g_r = VLOAD(d_rgb + at), g_g = VLOAD(d_rgb + plane + at), g_b = VLOAD(d_rgb + 2 * plane + at);
-    const vecf g_alpha = (flags & 1u) ? VLOAD(d_alpha + at) : (vecf)0.0f;
-    const vecf g_ed = (flags & 2u) ? VLOAD(d_depth + at) : (vecf)0.0f;
-    const vecf ed = (flags & 2u) ? VLOAD(exp_depth + at) : (vecf)0.0f;
-    last = select(SPLAT_I(0), last, inside);
-    /* Expected depth ED = D / (1 - T_final) with D = sum of w_i z_i: dL/dD and the part of
-     * dL/dT_final that comes from the depth, the alpha image and the background. */
-    const vecf hit = 1.0f - T_final;
-    const veci has_hit = hit > 0.0f;
-    const vecf g_d = select((vecf)0.0f, g_ed / hit, has_hit);
-    const vecf g_tfinal = -g_alpha + g_r * background.x + g_g * background.y + g_b * background.z +
-                          select((vecf)0.0f, g_ed * ed / hit, has_hit);
-
-    vecf T = T_final;
-    vecf acc = 0.0f; /* sum over later contributors j of (dL/dC . c_j + dL/dD z_j) alpha_j T_j */
+    const size_t plane = pitch * tiles_y * CLS_TILE;
+    float py[CLS_BWD_ROWS];
+    vecf T_final[CLS_BWD_ROWS], T[CLS_BWD_ROWS], acc[CLS_BWD_ROWS], g_r[CLS_BWD_ROWS], g_g[CLS_BWD_ROWS],
+        g_b[CLS_BWD_ROWS], g_d[CLS_BWD_ROWS], g_tfinal[CLS_BWD_ROWS];
+    veci last[CLS_BWD_ROWS];
+    int row_last[CLS_BWD_ROWS]; /* entries after it are zero for all the row's pixels */
+    for (uint r = 0; r < CLS_BWD_ROWS; r++) {
+        const uint y = tile_y * CLS_TILE + ly * CLS_BWD_ROWS + r;
+        py[r] = (float)y + 0.5f;
+        const veci inside = (px < (float)width) & SPLAT_I(y < height ? -1 : 0);
+        const size_t at = (size_t)y * pitch + x0;
+        T_final[r] = VLOAD(final_t + at);
+        last[r] = select(SPLAT_I(0), VLOAD(last_contrib + at), inside);
+        g_r[r] = VLOAD(d_rgb + at);
+        g_g[r] = VLOAD(d_rgb + plane + at);
+        g_b[r] = VLOAD(d_rgb + 2 * plane + at);
+        const vecf g_alpha = (flags & 1u) ? VLOAD(d_alpha + at) : (vecf)0.0f;
+        const vecf g_ed = (flags & 2u) ? VLOAD(d_depth + at) : (vecf)0.0f;
+        const vecf ed = (flags & 2u) ? VLOAD(exp_depth + at) : (vecf)0.0f;
+        const vecf hit = 1.0f - T_final[r];
+        const veci has_hit = hit > 0.0f;
+        g_d[r] = select((vecf)0.0f, g_ed / hit, has_hit);
+        g_tfinal[r] = -g_alpha + g_r[r] * background.x + g_g[r] * background.y + g_b[r] * background.z +
+                      select((vecf)0.0f, g_ed * ed / hit, has_hit);
+        T[r] = T_final[r];
+        acc[r] = 0.0f;
+        row_last[r] = HMAX_I(last[r]);
+    }
 
     const uint start = ranges[2 * tile], end = ranges[2 * tile + 1];
     /* The last position any pixel of the tile used; later entries get zero gradients. (Lane
@@ -155,11 +170,10 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
     if (lid == 0)
         s_tile_last = 0;
     barrier(CLK_LOCAL_MEM_FENCE);
-    ATOMIC_MAX_LANES(&s_tile_last, last);
+    for (uint r = 0; r < CLS_BWD_ROWS; r++)
+        ATOMIC_MAX_LANES(&s_tile_last, last[r]);
     barrier(CLK_LOCAL_MEM_FENCE);
     const uint used_end = start + (uint)s_tile_last;
-    /* This work-item's last contributor: entries after it are zero for all its pixels. */
-    const int row_last = HMAX_I(last);
     /* The last tile also zeroes the pairs sorted after every tile (see emit_intersections). */
     const uint zero_end = tile + 1 == tiles_x * tiles_y ? intersections : end;
     for (uint p = used_end + lid; p < zero_end; p += CLS_GROUP_ITEMS_BWD) {
@@ -194,44 +208,62 @@ rasterize_backward(__global const uint *ranges, __global const uint *ids, __glob
 
         for (int k = (int)count - 1; k >= 0; k--) {
             const float2 m = vload2((uint)k, s_xy);
-            const float dy = m.y - py;
-            __local float *part = s_part + ((uint)k * CLS_GROUP_ITEMS_BWD + lid) * CLS_PART_STRIDE;
-            /* The forward's exact row test: no pixel of this row has alpha >= 1/255 here, so
-             * the row contributes nothing and its state does not change. */
             const float2 row = vload2((uint)k, s_row);
+            const float4 co = vload4((uint)k, s_conic);
+            const float4 col = vload4((uint)k, s_colour);
             const int pos = (int)(base - start) + k + 1; /* 1-based, as in the forward */
-            if (pos > row_last || dy * dy * row.x > row.y) {
+            __local float *part = s_part + ((uint)k * CLS_GROUP_ITEMS_BWD + lid) * CLS_PART_STRIDE;
+            /* The 12 values summed over this work-item's rows (in row order), then its lanes. */
+            vecf v0 = 0.0f, v1 = 0.0f, v2 = 0.0f, v3 = 0.0f, v4 = 0.0f, v5 = 0.0f, v6 = 0.0f, v7 = 0.0f, v8 = 0.0f,
+                 v9 = 0.0f, v10 = 0.0f, v11 = 0.0f;
+            int touched = 0;
+            for (uint r = 0; r < CLS_BWD_ROWS; r++) {
+                const float dy = m.y - py[r];
+                /* The forward's exact row test: no pixel of this row has alpha >= 1/255 here,
+                 * so the row contributes nothing and its state does not change. */
+                if (pos > row_last[r] || dy * dy * row.x > row.y)
+                    continue;
+                touched = 1;
+                const vecf dx = m.x - px;
+                const vecf sigma = dx * (0.5f * co.x * dx + co.y * dy) + 0.5f * co.z * dy * dy;
+                const vecf gauss = exp(-sigma);
+                const vecf raw_alpha = co.w * gauss;
+                const vecf alpha = fmin(CLS_ALPHA_MAX, raw_alpha);
+                const veci valid = (last[r] >= pos) & (sigma >= 0.0f) & (alpha >= CLS_ALPHA_MIN);
+
+                const vecf one_minus = 1.0f - alpha;
+                const vecf inv_one_minus = 1.0f / one_minus; /* one division, not two */
+                const vecf T_before = select(T[r], T[r] * inv_one_minus, valid);
+                const vecf w = select((vecf)0.0f, alpha * T_before, valid);
+                const vecf f = g_r[r] * col.x + g_g[r] * col.y + g_b[r] * col.z + g_d[r] * col.w;
+                const vecf d_alpha =
+                    select((vecf)0.0f, f * T_before - (acc[r] + g_tfinal[r] * T_final[r]) * inv_one_minus, valid);
+                /* alpha = min(0.99, o G): no gradient to o and G where the clamp is active. */
+                const vecf d_raw = select((vecf)0.0f, d_alpha, raw_alpha <= CLS_ALPHA_MAX);
+                const vecf d_sigma = -raw_alpha * d_raw;
+                const vecf d_u = d_sigma * (co.x * dx + co.y * dy);
+                const vecf d_v = d_sigma * (co.y * dx + co.z * dy);
+                v0 += w * g_r[r];
+                v1 += w * g_g[r];
+                v2 += w * g_b[r];
+                v3 += gauss * d_raw;
+                v4 += d_u;
+                v5 += d_v;
+                v6 += d_sigma * 0.5f * dx * dx;
+                v7 += d_sigma * dx * dy;
+                v8 += d_sigma * 0.5f * dy * dy;
+                v9 += w * g_d[r];
+                v10 += fabs(d_u);
+                v11 += fabs(d_v);
+                acc[r] += f * w;
+                T[r] = T_before;
+            }
+            if (!touched) {
                 for (uint v = 0; v < CLS_PART_FLOATS; v++)
                     part[v] = 0.0f;
                 continue;
             }
-            const float4 co = vload4((uint)k, s_conic);
-            const float4 col = vload4((uint)k, s_colour);
-            const vecf dx = m.x - px;
-            const vecf sigma = dx * (0.5f * co.x * dx + co.y * dy) + 0.5f * co.z * dy * dy;
-            const vecf gauss = exp(-sigma);
-            const vecf raw_alpha = co.w * gauss;
-            const vecf alpha = fmin(CLS_ALPHA_MAX, raw_alpha);
-            const veci valid = (last >= pos) & (sigma >= 0.0f) & (alpha >= CLS_ALPHA_MIN);
-
-            const vecf one_minus = 1.0f - alpha;
-            const vecf inv_one_minus = 1.0f / one_minus; /* one division, not two */
-            const vecf T_before = select(T, T * inv_one_minus, valid);
-            const vecf w = select((vecf)0.0f, alpha * T_before, valid);
-            const vecf f = g_r * col.x + g_g * col.y + g_b * col.z + g_d * col.w;
-            const vecf d_alpha =
-                select((vecf)0.0f, f * T_before - (acc + g_tfinal * T_final) * inv_one_minus, valid);
-            /* alpha = min(0.99, o G): no gradient to o and G where the clamp is active. */
-            const vecf d_raw = select((vecf)0.0f, d_alpha, raw_alpha <= CLS_ALPHA_MAX);
-            const vecf d_sigma = -raw_alpha * d_raw;
-            const vecf d_u = d_sigma * (co.x * dx + co.y * dy);
-            const vecf d_v = d_sigma * (co.y * dx + co.z * dy);
-
-            CLS_STORE_PARTIALS(part, w * g_r, w * g_g, w * g_b, gauss * d_raw, d_u, d_v, d_sigma * 0.5f * dx * dx,
-                               d_sigma * dx * dy, d_sigma * 0.5f * dy * dy, w * g_d, fabs(d_u), fabs(d_v));
-
-            acc += f * w;
-            T = T_before;
+            CLS_STORE_PARTIALS(part, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         /* Sum each Gaussian's values over the work-items, in order, and store them. */

@@ -49,12 +49,14 @@ void cls_grads_destroy(cls_grads *grads)
 
 /* Gaussians per batch of the backward rasterizer: as many as the partial sums of all
  * work-items fit in the local-memory budget, at most 32. */
+static int backward_rows(const cls_params *p) { return p->backward_rows > 0 ? p->backward_rows : 1; }
+
 static int backward_batch(const cls_context *ctx)
 {
     const cls_params *p = &ctx->params;
     if (p->backward_batch > 0) /* chosen by the tuner (engine/params.c checks it fits) */
         return p->backward_batch;
-    const size_t items = (size_t)(p->tile_size / p->pixels_per_item) * (size_t)p->tile_size;
+    const size_t items = (size_t)(p->tile_size / p->pixels_per_item) * (size_t)(p->tile_size / backward_rows(p));
     const size_t stride = p->pixels_per_item == 1 ? CLS_PART_STRIDE_SCALAR : CLS_PART_STRIDE;
     const size_t per_gaussian = stride * items * sizeof(float) + 11 * sizeof(float) + sizeof(cl_uint);
     size_t budget = CLS_BWD_LOCAL_BUDGET;
@@ -67,7 +69,8 @@ static int backward_batch(const cls_context *ctx)
 static cls_status create_backward_kernels(cls_context *ctx, cls__backward_kernels *k)
 {
     char bwd_options[64];
-    snprintf(bwd_options, sizeof bwd_options, "-DCLS_BWD_BATCH=%d", backward_batch(ctx));
+    snprintf(bwd_options, sizeof bwd_options, "-DCLS_BWD_BATCH=%d -DCLS_BWD_ROWS=%d", backward_batch(ctx),
+             backward_rows(&ctx->params));
     struct {
         cl_kernel *out;
         const char *source, *options, *name;
@@ -238,8 +241,9 @@ cls_status cls__backward_device(cls_frame *frame, cls_scene *scene, cls_grads *g
     const size_t items_x = (size_t)(p->tile_size / p->pixels_per_item);
     clh_launch_desc raster_desc = {.name = "rasterize_backward",
                                    .dims = 2,
-                                   .items = {f->tiles_x * items_x, (size_t)f->tiles_y * (size_t)p->tile_size},
-                                   .local = {items_x, (size_t)p->tile_size},
+                                   .items = {f->tiles_x * items_x,
+                                             (size_t)f->tiles_y * (size_t)(p->tile_size / backward_rows(p))},
+                                   .local = {items_x, (size_t)(p->tile_size / backward_rows(p))},
                                    .exact_local = 1};
     if (st == CLS_OK && visible > 0)
         st = cls__launch(ctx, f->kb.rasterize_backward, &raster_desc, raster_args, CLS__ARRAY_COUNT(raster_args),

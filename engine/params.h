@@ -26,6 +26,10 @@ typedef struct cls_params {
     /* backward rasterizer (cl/rasterize_backward.cl): CLS_BWD_BATCH, Gaussians per local-memory
      * batch; 0 lets engine/backward.c derive it from the local memory */
     int backward_batch;
+    /* backward rasterizer: CLS_BWD_ROWS, consecutive tile rows one work-item owns (a power of
+     * two dividing tile_size). More rows share the staging of each Gaussian and the sum of its
+     * partials over the work-item's pixels: on CPUs one work-item per tile is fastest. */
+    int backward_rows;
     /* loss and SSIM (cl/loss.cl): CLS_LOSS_BAND, rows of one plane each work-item of the SSIM and
      * gradient sweeps owns (neighbouring bands re-blur the 10 rows they share) */
     int loss_band;
@@ -56,6 +60,7 @@ typedef enum cls__param_id {
     CLS__P_GAUSSIAN_WG,
     CLS__P_LOSS_BAND,
     CLS__P_ADAM_WG,
+    CLS__P_BWD_ROWS,
     CLS__P_COUNT
 } cls__param_id;
 

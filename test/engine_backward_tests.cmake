@@ -15,4 +15,10 @@ if(NOT CLS_SANITIZE)
   add_test(NAME oclgrind_test_backward
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/oclgrind-run.sh --races-only $<TARGET_FILE:test_backward>)
   set_tests_properties(oclgrind_test_backward PROPERTIES ENVIRONMENT "${CLS_TEST_ENV}" LABELS oclgrind)
+  # Several rows per work-item (the CPU default's loop over rows) with scalar lanes: under
+  # every check, which the vector variant cannot run.
+  add_test(NAME oclgrind_test_backward_rows
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/oclgrind-run.sh $<TARGET_FILE:test_backward>)
+  set_tests_properties(oclgrind_test_backward_rows PROPERTIES
+    ENVIRONMENT "${CLS_TEST_ENV};CLS_TEST_PIXELS_PER_ITEM=1;CLS_TEST_BACKWARD_ROWS=4" LABELS oclgrind)
 endif()

@@ -28,16 +28,24 @@ static uint32_t rng_next(uint32_t *s)
 
 static float uni(uint32_t *s, float lo, float hi) { return lo + (hi - lo) * (float)(rng_next(s) >> 8) / 16777216.0f; }
 
-/* CLS_TEST_PIXELS_PER_ITEM=1 runs the GPU-shaped kernels (one pixel per work-item) on any
- * device; the suite uses it to put that variant under Oclgrind's full checks. */
+/* CLS_TEST_PIXELS_PER_ITEM=1 runs the GPU-shaped kernels (one pixel per work-item, one row
+ * per work-item in the backward rasterizer) on any device; the suite uses it to put that
+ * variant under Oclgrind's full checks. CLS_TEST_BACKWARD_ROWS sets the backward rasterizer's
+ * rows per work-item. */
 static cls_context *open_context(void)
 {
     cls_context *ctx = NULL;
     cls_status st = cls_context_create(&(cls_context_desc){0}, &ctx);
     ck_assert_msg(st == CLS_OK, "no OpenCL device: %s", cls_context_errmsg(ctx));
     const char *ppi = getenv("CLS_TEST_PIXELS_PER_ITEM");
-    if (ppi != NULL && ppi[0] != '\0')
+    if (ppi != NULL && ppi[0] != '\0') {
         ctx->params.pixels_per_item = atoi(ppi);
+        if (ctx->params.pixels_per_item == 1)
+            ctx->params.backward_rows = 1;
+    }
+    const char *rows = getenv("CLS_TEST_BACKWARD_ROWS");
+    if (rows != NULL && rows[0] != '\0')
+        ctx->params.backward_rows = atoi(rows);
     return ctx;
 }
 
