@@ -49,7 +49,8 @@ void cls_grads_destroy(cls_grads *grads)
 
 /* Gaussians per batch of the backward rasterizer: as many as the partial sums of all
  * work-items fit in the local-memory budget, at most 32. */
-static int backward_rows(const cls_params *p) { return p->backward_rows > 0 ? p->backward_rows : 1; }
+/* Tile rows per work-item of the backward rasterizer; 0 in the parameters means the whole tile. */
+static int backward_rows(const cls_params *p) { return p->backward_rows > 0 ? p->backward_rows : p->tile_size; }
 
 static int backward_batch(const cls_context *ctx)
 {

@@ -27,9 +27,13 @@ typedef struct cls_params {
      * batch; 0 lets engine/backward.c derive it from the local memory */
     int backward_batch;
     /* backward rasterizer: CLS_BWD_ROWS, consecutive tile rows one work-item owns (a power of
-     * two dividing tile_size). More rows share the staging of each Gaussian and the sum of its
-     * partials over the work-item's pixels: on CPUs one work-item per tile is fastest. */
+     * two dividing tile_size, or 0 for the whole tile). More rows share the staging of each
+     * Gaussian and the sum of its partials over the work-item's pixels: on CPUs one work-item
+     * per tile is fastest. */
     int backward_rows;
+    /* forward rasterizer (cl/rasterize.cl): CLS_RASTER_ROWS, tile rows one work-item owns: 1,
+     * or 0 for the whole tile (intermediate counts miscompile on PoCL 3.1, see rasterize.cl) */
+    int raster_rows;
     /* loss and SSIM (cl/loss.cl): CLS_LOSS_BAND, rows of one plane each work-item of the SSIM and
      * gradient sweeps owns (neighbouring bands re-blur the 10 rows they share) */
     int loss_band;
@@ -61,6 +65,7 @@ typedef enum cls__param_id {
     CLS__P_LOSS_BAND,
     CLS__P_ADAM_WG,
     CLS__P_BWD_ROWS,
+    CLS__P_RASTER_ROWS,
     CLS__P_COUNT
 } cls__param_id;
 

@@ -206,10 +206,11 @@ static cls_status rasterize(cls_frame *f, const cls_render_desc *d)
                             CLH_ARG(tx),        CLH_ARG(bg),           CLH_MEM(f->image),   CLH_MEM(f->final_t),
                             CLH_MEM(f->last),   CLH_MEM(f->exp_depth)};
     const size_t items_x = (size_t)(p->tile_size / p->pixels_per_item);
+    const int rows = p->raster_rows == 0 ? p->tile_size : 1; /* 0: a work-item per tile */
     clh_launch_desc desc = {.name = "rasterize",
                             .dims = 2,
-                            .items = {f->tiles_x * items_x, (size_t)f->tiles_y * (size_t)p->tile_size},
-                            .local = {items_x, (size_t)p->tile_size},
+                            .items = {f->tiles_x * items_x, (size_t)f->tiles_y * (size_t)(p->tile_size / rows)},
+                            .local = {items_x, (size_t)(p->tile_size / rows)},
                             .exact_local = 1};
     return cls__launch(ctx, f->k.rasterize[d->with_depth ? 1 : 0], &desc, args, CLS__ARRAY_COUNT(args), &f->prof,
                        CLS_PASS_RASTERIZE);

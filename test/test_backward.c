@@ -41,7 +41,7 @@ static cls_context *open_context(void)
     if (ppi != NULL && ppi[0] != '\0') {
         ctx->params.pixels_per_item = atoi(ppi);
         if (ctx->params.pixels_per_item == 1)
-            ctx->params.backward_rows = 1;
+            ctx->params.backward_rows = ctx->params.raster_rows = 1;
     }
     const char *rows = getenv("CLS_TEST_BACKWARD_ROWS");
     if (rows != NULL && rows[0] != '\0')
