@@ -196,17 +196,3 @@ typedef CLS_CAT(int, CLS_PIXELS_PER_ITEM) veci;
 #define HMAX_I(v) HMAX4_I_(max(max((v).lo, (v).hi).lo, max((v).lo, (v).hi).hi))
 #endif
 
-/* The sum of a vector's lanes in a fixed pairwise order (deterministic). */
-#if CLS_PIXELS_PER_ITEM == 1
-#define HSUM(v) (v)
-#elif CLS_PIXELS_PER_ITEM == 2
-#define HSUM(v) ((v).lo + (v).hi)
-#elif CLS_PIXELS_PER_ITEM == 4
-#define HSUM(v) (((v).lo + (v).hi).lo + ((v).lo + (v).hi).hi)
-#elif CLS_PIXELS_PER_ITEM == 8
-#define HSUM4_(v) (((v).lo + (v).hi).lo + ((v).lo + (v).hi).hi)
-#define HSUM(v) HSUM4_((v).lo + (v).hi)
-#else
-#define HSUM4_(v) (((v).lo + (v).hi).lo + ((v).lo + (v).hi).hi)
-#define HSUM(v) HSUM4_(((v).lo + (v).hi).lo + ((v).lo + (v).hi).hi)
-#endif

@@ -217,9 +217,9 @@ loss_ssim(__global const float *xy, uint width, uint height, uint strips, uint b
 #undef HTAP
     }
 
-    /* The work-group's sums: every lane of every work-item into local memory (HSUM's swizzles
-     * crash Oclgrind 21.10's uninitialised-value plugin), then summed pairwise, in a fixed
-     * order, by work-item 0. */
+    /* The work-group's sums: every lane of every work-item into local memory (summing lanes
+     * with vector swizzles crashes Oclgrind 21.10's uninitialised-value plugin), then summed
+     * pairwise, in a fixed order, by work-item 0. */
     VSTORE(sum_l1, &red[0][lid * CLS_PIXELS_PER_ITEM]);
     VSTORE(sum_dssim, &red[1][lid * CLS_PIXELS_PER_ITEM]);
     VSTORE(sum_l2, &red[2][lid * CLS_PIXELS_PER_ITEM]);

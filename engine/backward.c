@@ -11,10 +11,6 @@
 #define CLS_GRAD_VALUES 12
 /* Local memory the backward rasterizer may use for its per-work-item partial sums. */
 #define CLS_BWD_LOCAL_BUDGET (24u * 1024u)
-/* Floats of local memory per (Gaussian, work-item) partial in cl/rasterize_backward.cl: two
- * partial sums of each value with lanes, the values at an odd stride without. */
-#define CLS_PART_STRIDE 24
-#define CLS_PART_STRIDE_SCALAR 13
 
 static void grads_release_buffers(cls_grads *g)
 {
@@ -49,17 +45,12 @@ void cls_grads_destroy(cls_grads *grads)
 
 /* Gaussians per batch of the backward rasterizer: as many as the partial sums of all
  * work-items fit in the local-memory budget, at most 32. */
-/* Tile rows per work-item of the backward rasterizer; 0 in the parameters means the whole tile. */
-static int backward_rows(const cls_params *p) { return p->backward_rows > 0 ? p->backward_rows : p->tile_size; }
-
 static int backward_batch(const cls_context *ctx)
 {
     const cls_params *p = &ctx->params;
     if (p->backward_batch > 0) /* chosen by the tuner (engine/params.c checks it fits) */
         return p->backward_batch;
-    const size_t items = (size_t)(p->tile_size / p->pixels_per_item) * (size_t)(p->tile_size / backward_rows(p));
-    const size_t stride = p->pixels_per_item == 1 ? CLS_PART_STRIDE_SCALAR : CLS_PART_STRIDE;
-    const size_t per_gaussian = stride * items * sizeof(float) + 11 * sizeof(float) + sizeof(cl_uint);
+    const size_t per_gaussian = cls__backward_local_per_gaussian(p);
     size_t budget = CLS_BWD_LOCAL_BUDGET;
     if (ctx->rt.info.local_mem > 0 && ctx->rt.info.local_mem / 2 < budget)
         budget = (size_t)ctx->rt.info.local_mem / 2;
@@ -71,7 +62,7 @@ static cls_status create_backward_kernels(cls_context *ctx, cls__backward_kernel
 {
     char bwd_options[64];
     snprintf(bwd_options, sizeof bwd_options, "-DCLS_BWD_BATCH=%d -DCLS_BWD_ROWS=%d", backward_batch(ctx),
-             backward_rows(&ctx->params));
+             cls__backward_rows(&ctx->params));
     struct {
         cl_kernel *out;
         const char *source, *options, *name;
@@ -243,8 +234,8 @@ cls_status cls__backward_device(cls_frame *frame, cls_scene *scene, cls_grads *g
     clh_launch_desc raster_desc = {.name = "rasterize_backward",
                                    .dims = 2,
                                    .items = {f->tiles_x * items_x,
-                                             (size_t)f->tiles_y * (size_t)(p->tile_size / backward_rows(p))},
-                                   .local = {items_x, (size_t)(p->tile_size / backward_rows(p))},
+                                             (size_t)f->tiles_y * (size_t)(p->tile_size / cls__backward_rows(p))},
+                                   .local = {items_x, (size_t)(p->tile_size / cls__backward_rows(p))},
                                    .exact_local = 1};
     if (st == CLS_OK && visible > 0)
         st = cls__launch(ctx, f->kb.rasterize_backward, &raster_desc, raster_args, CLS__ARRAY_COUNT(raster_args),

@@ -57,7 +57,7 @@ void cls__params_default(const clh_device_info *info, cls_params *out)
  * vector helpers from CLS_TILE and CLS_PIXELS_PER_ITEM. */
 #define PIXEL_MARKERS                                                                                   \
     "CLS_PIXELS_PER_ITEM CLS_ITEMS_X CLS_GROUP_ITEMS vecf veci LANES LANE_INDEX VSTORE VLOAD ANY SPLAT_I " \
-    "ATOMIC_MAX_LANES HSUM"
+    "ATOMIC_MAX_LANES HMAX_I"
 const cls__param_info cls__param_table[CLS__P_COUNT] = {
     /* Passed to every program (no markers): it is the one parameter every build log names. */
     [CLS__P_TILE] = PARAM(tile_size, "CLS_TILE", NULL),
@@ -177,9 +177,18 @@ static int is_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
  * work-item (at most 24 floats each, engine/backward.c) plus 12 words of staged parameters.
  * An estimate made before anything is built; the built kernel's CL_KERNEL_LOCAL_MEM_SIZE and
  * the launch have the last word (a candidate that fails them is invalid). */
-static unsigned long long backward_local_bytes(size_t items, int batch)
+int cls__backward_rows(const cls_params *p) { return p->backward_rows > 0 ? p->backward_rows : p->tile_size; }
+
+size_t cls__backward_local_per_gaussian(const cls_params *p)
 {
-    return (unsigned long long)batch * (24ull * items * 4ull + 12ull * 4ull);
+    const size_t items = (size_t)(p->tile_size / p->pixels_per_item) * (size_t)(p->tile_size / cls__backward_rows(p));
+    const size_t stride = p->pixels_per_item == 1 ? 13 : 24;
+    return stride * items * sizeof(float) + 11 * sizeof(float) + sizeof(cl_uint);
+}
+
+static unsigned long long backward_local_bytes(const cls_params *p, int batch)
+{
+    return (unsigned long long)batch * cls__backward_local_per_gaussian(p);
 }
 
 int cls__params_check(const cls_params *p, const clh_device_info *dev, char *why, size_t cap)
@@ -208,13 +217,13 @@ int cls__params_check(const cls_params *p, const clh_device_info *dev, char *why
                                                            p->tile_size % p->backward_rows != 0)))
         return fail_why(why, cap, "backward_rows %d is not 0 (the whole tile) or a power of two dividing tile_size %d",
                         p->backward_rows, p->tile_size);
-    const size_t bwd_items = items_x * (size_t)(p->backward_rows ? p->tile_size / p->backward_rows : 1);
+    const size_t bwd_items = items_x * (size_t)(p->tile_size / cls__backward_rows(p));
     if (p->backward_batch < 0 || p->backward_batch > 32)
         return fail_why(why, cap, "backward_batch %d is outside 0..32", p->backward_batch);
-    if (p->backward_batch > 0 && backward_local_bytes(bwd_items, p->backward_batch) > local_mem)
+    if (p->backward_batch > 0 && backward_local_bytes(p, p->backward_batch) > local_mem)
         return fail_why(why, cap, "backward_batch %d with %d work-items per tile needs more than the %llu bytes of "
                         "local memory", p->backward_batch, (int)bwd_items, local_mem);
-    if (backward_local_bytes(bwd_items, 1) > local_mem)
+    if (backward_local_bytes(p, 1) > local_mem)
         return fail_why(why, cap, "the backward rasterizer with %d x %d work-items per tile needs more than the "
                         "%llu bytes of local memory", (int)items_x, p->tile_size, local_mem);
     /* radix sort: as engine/sort.c checks */

@@ -46,6 +46,14 @@ typedef struct cls_params {
 /* SH values per Gaussian at the largest degree (16 coefficients x RGB): the widest adam_sh row. */
 #define CLS__ADAM_MAX_STRIDE 48
 
+/* Tile rows per work-item of the backward rasterizer (backward_rows 0: the whole tile). */
+int cls__backward_rows(const cls_params *p);
+/* Bytes of local memory cl/rasterize_backward.cl uses per Gaussian of a batch: every
+ * work-item's partial sums (24 floats with lanes, 12 at an odd stride of 13 without) and the
+ * staged Gaussian (11 floats and its slot). engine/backward.c sizes the batch with it and
+ * cls__params_check prunes with it. */
+size_t cls__backward_local_per_gaussian(const cls_params *p);
+
 /* Compiled-in defaults for a device (by type and vendor): the fallback when nothing is tuned. */
 void cls__params_default(const clh_device_info *info, cls_params *out);
 

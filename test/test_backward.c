@@ -11,22 +11,7 @@
 #include "engine/internal.h"
 #include "ref/ref_backward.h"
 #include "ref/ref_forward.h"
-
-static int small_mode(void)
-{
-    const char *s = getenv("CLS_TEST_SMALL");
-    return s != NULL && s[0] == '1';
-}
-
-static uint32_t rng_next(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
-static float uni(uint32_t *s, float lo, float hi) { return lo + (hi - lo) * (float)(rng_next(s) >> 8) / 16777216.0f; }
+#include "test_util.h"
 
 /* CLS_TEST_PIXELS_PER_ITEM=1 runs the GPU-shaped kernels (one pixel per work-item, one row
  * per work-item in the backward rasterizer) on any device; the suite uses it to put that
@@ -56,17 +41,17 @@ static void random_scene(cls_gaussians *g, size_t n, int degree, uint32_t seed, 
     ck_assert_int_eq(cls_gaussians_alloc(g, n, degree, &err), CLS_OK);
     const size_t k = (size_t)cls_sh_coeff_count(degree);
     for (size_t i = 0; i < n; i++) {
-        const float z = uni(&seed, 2.0f, 5.0f);
-        g->means[i * 3] = uni(&seed, -0.6f, 0.6f) * z;
-        g->means[i * 3 + 1] = uni(&seed, -0.45f, 0.45f) * z;
+        const float z = test_uniform(&seed, 2.0f, 5.0f);
+        g->means[i * 3] = test_uniform(&seed, -0.6f, 0.6f) * z;
+        g->means[i * 3 + 1] = test_uniform(&seed, -0.45f, 0.45f) * z;
         g->means[i * 3 + 2] = z;
         for (int a = 0; a < 3; a++)
-            g->log_scales[i * 3 + (size_t)a] = uni(&seed, log_scale_lo, log_scale_hi);
+            g->log_scales[i * 3 + (size_t)a] = test_uniform(&seed, log_scale_lo, log_scale_hi);
         for (int a = 0; a < 4; a++)
-            g->quats[i * 4 + (size_t)a] = uni(&seed, -1.0f, 1.0f);
-        g->opacity_logits[i] = uni(&seed, -2.0f, 3.0f);
+            g->quats[i * 4 + (size_t)a] = test_uniform(&seed, -1.0f, 1.0f);
+        g->opacity_logits[i] = test_uniform(&seed, -2.0f, 3.0f);
         for (size_t c = 0; c < k * 3; c++)
-            g->sh[i * k * 3 + c] = uni(&seed, -0.8f, 0.8f) * (c < 3 ? 1.5f : 0.4f);
+            g->sh[i * k * 3 + c] = test_uniform(&seed, -0.8f, 0.8f) * (c < 3 ? 1.5f : 0.4f);
     }
 }
 
@@ -117,10 +102,10 @@ static void compare_with_reference(cls_context *ctx, const cls_gaussians *g, con
     ck_assert(d_rgb && d_alpha && d_depth && dd_rgb && dd_alpha && dd_depth);
     uint32_t seed = c->seed * 7u + 1u;
     for (size_t i = 0; i < pixels * 3; i++)
-        dd_rgb[i] = d_rgb[i] = uni(&seed, -1.0f, 1.0f);
+        dd_rgb[i] = d_rgb[i] = test_uniform(&seed, -1.0f, 1.0f);
     for (size_t i = 0; i < pixels; i++) {
-        dd_alpha[i] = d_alpha[i] = uni(&seed, -1.0f, 1.0f);
-        dd_depth[i] = d_depth[i] = uni(&seed, -0.2f, 0.2f);
+        dd_alpha[i] = d_alpha[i] = test_uniform(&seed, -1.0f, 1.0f);
+        dd_depth[i] = d_depth[i] = test_uniform(&seed, -0.2f, 0.2f);
     }
 
     cls_render_desc desc = {.antialiased = c->antialiased,
@@ -208,10 +193,10 @@ static const case_desc random_cases[] = {
 START_TEST(test_random_scenes)
 {
     cls_context *ctx = open_context();
-    const int count = small_mode() ? 2 : (int)(sizeof random_cases / sizeof random_cases[0]);
+    const int count = test_small_mode() ? 2 : (int)(sizeof random_cases / sizeof random_cases[0]);
     for (int i = 0; i < count; i++) {
         case_desc c = random_cases[i];
-        if (small_mode()) {
+        if (test_small_mode()) {
             c.w = 32;
             c.h = 24;
             c.n = c.n > 40 ? 40 : c.n;
@@ -270,7 +255,7 @@ static cls_camera look_at_centroid(const cls_gaussians *g, uint32_t w, uint32_t 
 
 START_TEST(test_real_scene)
 {
-    if (small_mode())
+    if (test_small_mode())
         return;
     if (!have_shared_data()) {
         printf("SKIP test_real_scene: ../shared/data not present\n");
@@ -297,15 +282,15 @@ END_TEST
 START_TEST(test_determinism)
 {
     cls_context *ctx = open_context();
-    const size_t n = small_mode() ? 60 : 4000;
+    const size_t n = test_small_mode() ? 60 : 4000;
     cls_gaussians g = {0};
     random_scene(&g, n, 3, 99u, -2.5f, -1.0f); /* large: every Gaussian covers many tiles */
-    cls_camera cam = make_camera(small_mode() ? 32 : 96, small_mode() ? 24 : 64, 0.0f);
+    cls_camera cam = make_camera(test_small_mode() ? 32 : 96, test_small_mode() ? 24 : 64, 0.0f);
     const size_t pixels = (size_t)cam.width * cam.height;
     float *d_rgb = malloc(pixels * 3 * sizeof(float));
     uint32_t seed = 5u;
     for (size_t i = 0; i < pixels * 3; i++)
-        d_rgb[i] = uni(&seed, -1.0f, 1.0f);
+        d_rgb[i] = test_uniform(&seed, -1.0f, 1.0f);
     cls_scene *scene = NULL;
     ck_assert_int_eq(cls_scene_create(ctx, &g, &scene), CLS_OK);
     cls_gaussians runs[2] = {{0}, {0}};
@@ -383,7 +368,7 @@ static double mse_loss(cls_context *ctx, const cls_gaussians *g, const cls_camer
  * gradient steps must reduce the photometric loss by a large factor. */
 START_TEST(test_optimisation_smoke)
 {
-    if (small_mode())
+    if (test_small_mode())
         return;
     cls_context *ctx = open_context();
     const size_t n = 60;
@@ -394,9 +379,9 @@ START_TEST(test_optimisation_smoke)
     const size_t k3 = (size_t)cls_sh_coeff_count(1) * 3;
     for (size_t i = 0; i < n; i++) { /* move, recolour and fade every Gaussian */
         for (int a = 0; a < 3; a++)
-            fit.means[i * 3 + (size_t)a] += uni(&seed, -0.08f, 0.08f);
+            fit.means[i * 3 + (size_t)a] += test_uniform(&seed, -0.08f, 0.08f);
         for (size_t c = 0; c < k3; c++)
-            fit.sh[i * k3 + c] = uni(&seed, -0.3f, 0.3f);
+            fit.sh[i * k3 + c] = test_uniform(&seed, -0.3f, 0.3f);
         fit.opacity_logits[i] = 0.0f;
     }
     enum { NCAMS = 3 };

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "clsplat.h"
+#include "test_util.h"
 
 #define TMP CLS_TEST_TMP_DIR "/fuzz"
 
@@ -207,8 +208,7 @@ int main(void)
     } seeds[] = {{TMP "/seeds/s.ply", 0},          {TMP "/seeds/s.splat", 1},     {TMP "/seeds/transforms.json", 2},
                  {TMP "/seeds/cameras.json", 3},   {TMP "/seeds/cameras.bin", 4}, {TMP "/seeds/images.bin", 5},
                  {TMP "/seeds/cameras.txt", 6},    {TMP "/seeds/images.txt", 7}};
-    const char *small = getenv("CLS_TEST_SMALL");
-    const int rounds = (small != NULL && small[0] == '1') ? 50 : 600;
+    const int rounds = test_small_mode() ? 50 : 600;
     int failures = 0, runs = 0;
     uint32_t state = 0x12345678u;
     for (size_t k = 0; k < sizeof seeds / sizeof seeds[0]; k++) {

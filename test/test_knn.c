@@ -10,6 +10,7 @@
 
 #include "engine/dataset.h"
 #include "engine/knn.h"
+#include "test_util.h"
 
 /* The exact reference: a uniform grid of about 2 points per cell searched in growing shells. */
 typedef struct knn_grid {
@@ -154,15 +155,9 @@ static void check_cloud(const float *xyz, size_t n, double median_ratio, double 
     cls_context_destroy(ctx);
 }
 
-static int small_mode(void)
-{
-    const char *s = getenv("CLS_TEST_SMALL");
-    return s != NULL && s[0] == '1';
-}
-
 START_TEST(test_random_cloud)
 {
-    const size_t n = small_mode() ? 600 : 20000; /* small: for the Oclgrind run */
+    const size_t n = test_small_mode() ? 600 : 20000; /* small: for the Oclgrind run */
     float *xyz = malloc(n * 3 * sizeof(float));
     uint32_t s = 1;
     for (size_t i = 0; i < n * 3; i++) {
@@ -180,7 +175,7 @@ END_TEST
 START_TEST(test_sfm_points)
 {
     struct stat st;
-    if (small_mode())
+    if (test_small_mode())
         return;
     if (stat(CLS_SHARED_DATA_DIR, &st) != 0) {
         printf("SKIP test_sfm_points: ../shared/data not present\n");

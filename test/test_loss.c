@@ -22,17 +22,12 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "test_util.h"
 
 /* Tolerances (the brief's bounds). */
 #define TOL_FD 1e-6      /* reference gradient vs finite differences, relative L2 */
 #define TOL_VALUE 1e-5   /* kernel L, L1, SSIM vs reference, relative */
 #define TOL_GRAD 1e-4    /* kernel dL/dx vs reference, relative L2 */
-
-static int small_only(void)
-{
-    const char *s = getenv("CLS_TEST_SMALL");
-    return s != NULL && s[0] != '\0' && strcmp(s, "0") != 0;
-}
 
 /* Pixels per work-item the kernel tests run with: the device's default, then the GPU shape
  * (one pixel per work-item) and a 4-lane variant, so that every shape is checked on any device
@@ -66,17 +61,8 @@ static cls_context *open_context_lanes(int variant)
     return ctx;
 }
 
-static uint32_t xorshift32(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *state = x;
-}
-
 /* Uniform in [0, 1). */
-static double uniform(uint32_t *state) { return (double)(xorshift32(state) >> 8) / 16777216.0; }
+static double uniform(uint32_t *state) { return (double)(test_xorshift32(state) >> 8) / 16777216.0; }
 
 static void *xmalloc(size_t bytes)
 {
@@ -414,7 +400,7 @@ START_TEST(test_kernels_random)
     /* Largest first (see bufs_reserve). */
     static const uint32_t sizes_full[][2] = {{269, 480}, {100, 37}, {37, 29}, {16, 16}, {17, 33}, {5, 3}, {1, 1}};
     static const uint32_t sizes_small[][2] = {{37, 29}, {17, 5}, {5, 3}, {1, 1}};
-    const int small = small_only();
+    const int small = test_small_mode();
     const uint32_t (*sizes)[2] = small ? sizes_small : sizes_full;
     const int count = small ? CLS__ARRAY_COUNT(sizes_small) : CLS__ARRAY_COUNT(sizes_full);
     cls_context *ctx = open_context_lanes(_i);
@@ -507,7 +493,7 @@ static image_pair photo_pair(int halve)
 
 START_TEST(test_kernels_photos)
 {
-    if (small_only()) {
+    if (test_small_mode()) {
         printf("SKIP: photos in small mode\n");
         return;
     }
@@ -568,7 +554,7 @@ END_TEST
 
 START_TEST(test_deterministic)
 {
-    const uint32_t w = small_only() ? 37 : 269, h = small_only() ? 29 : 480;
+    const uint32_t w = test_small_mode() ? 37 : 269, h = test_small_mode() ? 29 : 480;
     cls_context *ctx = open_context_lanes(_i);
     cls__loss loss;
     ck_assert_msg(cls__loss_init(ctx, &loss) == CLS_OK, "%s", cls_context_errmsg(ctx));
@@ -675,7 +661,7 @@ static double now_ms(void)
 
 START_TEST(test_timings)
 {
-    if (small_only()) {
+    if (test_small_mode()) {
         printf("SKIP: timings in small mode\n");
         return;
     }

@@ -10,22 +10,7 @@
 #include <string.h>
 
 #include "engine/internal.h"
-
-static int small_mode(void)
-{
-    const char *s = getenv("CLS_TEST_SMALL");
-    return s != NULL && s[0] == '1';
-}
-
-static uint32_t next(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
-static float uni(uint32_t *s, float lo, float hi) { return lo + (hi - lo) * (float)(next(s) >> 8) / 16777216.0f; }
+#include "test_util.h"
 
 /* Gaussians in front of an identity camera, some straddling the image borders. */
 static void random_scene(cls_gaussians *g, size_t n, uint32_t seed, float max_logit)
@@ -34,17 +19,17 @@ static void random_scene(cls_gaussians *g, size_t n, uint32_t seed, float max_lo
     ck_assert_int_eq(cls_gaussians_alloc(g, n, 2, &err), CLS_OK);
     const size_t k = (size_t)cls_sh_coeff_count(2);
     for (size_t i = 0; i < n; i++) {
-        float z = uni(&seed, 1.5f, 6.0f);
-        g->means[i * 3] = uni(&seed, -0.8f, 0.8f) * z;
-        g->means[i * 3 + 1] = uni(&seed, -0.6f, 0.6f) * z;
+        float z = test_uniform(&seed, 1.5f, 6.0f);
+        g->means[i * 3] = test_uniform(&seed, -0.8f, 0.8f) * z;
+        g->means[i * 3 + 1] = test_uniform(&seed, -0.6f, 0.6f) * z;
         g->means[i * 3 + 2] = z;
         for (int a = 0; a < 3; a++)
-            g->log_scales[i * 3 + (size_t)a] = uni(&seed, -4.5f, -1.5f);
+            g->log_scales[i * 3 + (size_t)a] = test_uniform(&seed, -4.5f, -1.5f);
         for (int a = 0; a < 4; a++)
-            g->quats[i * 4 + (size_t)a] = uni(&seed, -1.0f, 1.0f);
-        g->opacity_logits[i] = uni(&seed, max_logit - 8.0f, max_logit);
+            g->quats[i * 4 + (size_t)a] = test_uniform(&seed, -1.0f, 1.0f);
+        g->opacity_logits[i] = test_uniform(&seed, max_logit - 8.0f, max_logit);
         for (size_t c = 0; c < k * 3; c++)
-            g->sh[i * k * 3 + c] = uni(&seed, -1.0f, 1.0f) * (c < 3 ? 1.0f : 0.3f);
+            g->sh[i * k * 3 + c] = test_uniform(&seed, -1.0f, 1.0f) * (c < 3 ? 1.0f : 0.3f);
     }
 }
 
@@ -87,7 +72,7 @@ typedef struct config {
 
 START_TEST(test_configurations_agree)
 {
-    const int small = small_mode();
+    const int small = test_small_mode();
     const uint32_t w = small ? 37 : 211, h = small ? 29 : 133;
     /* Small (Oclgrind) runs still need more Gaussians per tile than one local-memory batch holds,
      * so the batch loop and its barriers run more than once. */

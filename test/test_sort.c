@@ -12,15 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "test_util.h"
 
 #define SMALL_LIMIT 1200u
 #define LARGE_SORT 3000001u /* sorted once, outside small mode */
-
-static int small_only(void)
-{
-    const char *s = getenv("CLS_TEST_SMALL");
-    return s != NULL && s[0] != '\0' && strcmp(s, "0") != 0;
-}
 
 static const uint32_t sizes[] = {0, 1, 2, 3, 15, 16, 17, 255, 256, 257, 1000, 4095, 4096, 4097, 65536 + 13, 1u << 20};
 static const uint32_t bit_widths[] = {0, 1, 3, 4, 5, 8, 13, 16, 31, 32};
@@ -36,15 +31,6 @@ static cls_context *open_context(int profiling)
         ck_abort_msg("cls_context_create: %s: %s", cls_status_name(st), cls_context_errmsg(ctx));
     }
     return ctx;
-}
-
-static uint32_t xorshift32(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *state = x;
 }
 
 static uint32_t *xmalloc_u32(size_t count)
@@ -135,7 +121,7 @@ static void check_scan(cls_context *ctx, cls__scan *scan, scan_bufs *bufs, uint3
     if (limit > 1000)
         limit = 1000;
     for (uint32_t i = 0; i < n; i++)
-        in[i] = xorshift32(&seed) % (limit + 1);
+        in[i] = test_xorshift32(&seed) % (limit + 1);
     upload(ctx, &bufs->a, in, n);
     uint32_t poison = 0xdeadbeefu;
     upload(ctx, &bufs->total, &poison, 1);
@@ -160,9 +146,9 @@ static uint32_t max_size(int with_large)
 {
     uint32_t m = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        if ((!small_only() || sizes[i] <= SMALL_LIMIT) && sizes[i] > m)
+        if ((!test_small_mode() || sizes[i] <= SMALL_LIMIT) && sizes[i] > m)
             m = sizes[i];
-    return with_large && !small_only() && LARGE_SORT > m ? LARGE_SORT : m;
+    return with_large && !test_small_mode() && LARGE_SORT > m ? LARGE_SORT : m;
 }
 
 START_TEST(test_scan_sizes)
@@ -174,7 +160,7 @@ START_TEST(test_scan_sizes)
     presize_scan_bufs(ctx, &bufs, max_size(0));
     presize_scan(ctx, &scan, max_size(0));
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        if (small_only() && sizes[i] > SMALL_LIMIT)
+        if (test_small_mode() && sizes[i] > SMALL_LIMIT)
             continue;
         check_scan(ctx, &scan, &bufs, sizes[i], 1, 7u + (uint32_t)i);
         check_scan(ctx, &scan, &bufs, sizes[i], 0, 99u + (uint32_t)i);
@@ -259,7 +245,7 @@ static void make_keys(uint32_t *keys, uint32_t n, key_pattern pattern, uint32_t 
 {
     for (uint32_t i = 0; i < n; i++) {
         switch (pattern) {
-        case KEYS_RANDOM: keys[i] = xorshift32(&seed); break; /* bits above key_bits set too */
+        case KEYS_RANDOM: keys[i] = test_xorshift32(&seed); break; /* bits above key_bits set too */
         case KEYS_EQUAL: keys[i] = 0xabcd1234u; break;
         case KEYS_SORTED: keys[i] = i; break;
         case KEYS_REVERSE: keys[i] = n - i; break;
@@ -303,12 +289,12 @@ START_TEST(test_sort_sizes_and_bits)
     sort_bufs bufs = {0};
     presize_bufs(ctx, &sort, &bufs, max_size(1));
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        if (small_only() && sizes[i] > SMALL_LIMIT)
+        if (test_small_mode() && sizes[i] > SMALL_LIMIT)
             continue;
         for (size_t j = 0; j < sizeof bit_widths / sizeof bit_widths[0]; j++)
             check_sort(ctx, &sort, &bufs, sizes[i], bit_widths[j], KEYS_RANDOM, 1234u + (uint32_t)(i * 31 + j));
     }
-    if (!small_only())
+    if (!test_small_mode())
         check_sort(ctx, &sort, &bufs, LARGE_SORT, 32, KEYS_RANDOM, 42u);
     release_bufs(&bufs);
     cls__sort_release(&sort);
@@ -322,7 +308,7 @@ START_TEST(test_sort_patterns)
     cls__sort sort;
     ck_assert_msg(cls__sort_init(ctx, &sort) == CLS_OK, "%s", cls_context_errmsg(ctx));
     sort_bufs bufs = {0};
-    const uint32_t n = small_only() ? 1100u : 100003u;
+    const uint32_t n = test_small_mode() ? 1100u : 100003u;
     presize_bufs(ctx, &sort, &bufs, n);
     const uint32_t bits[] = {1, 13, 32};
     for (int p = KEYS_EQUAL; p <= KEYS_REVERSE; p++)
@@ -340,13 +326,13 @@ START_TEST(test_sort_deterministic)
     cls__sort sort;
     ck_assert_msg(cls__sort_init(ctx, &sort) == CLS_OK, "%s", cls_context_errmsg(ctx));
     sort_bufs bufs = {0};
-    const uint32_t n = small_only() ? 1100u : 300001u;
+    const uint32_t n = test_small_mode() ? 1100u : 300001u;
     presize_bufs(ctx, &sort, &bufs, n);
     uint32_t *keys = xmalloc_u32(n), *k1 = xmalloc_u32(n), *v1 = xmalloc_u32(n), *k2 = xmalloc_u32(n),
              *v2 = xmalloc_u32(n);
     uint32_t seed = 77u;
     for (uint32_t i = 0; i < n; i++)
-        keys[i] = xorshift32(&seed) % 1000u; /* many equal keys */
+        keys[i] = test_xorshift32(&seed) % 1000u; /* many equal keys */
     device_sort(ctx, &sort, &bufs, keys, n, 13, k1, v1);
     device_sort(ctx, &sort, &bufs, keys, n, 13, k2, v2);
     ck_assert(memcmp(k1, k2, (size_t)n * 4) == 0);
@@ -400,7 +386,7 @@ START_TEST(test_sort_params)
     ck_assert_msg(st == CLS_OK, "params %d: %s: %s", _i, cls_status_name(st), cls_context_errmsg(ctx));
     sort_bufs bufs = {0};
     scan_bufs sbufs = {0};
-    const uint32_t largest = small_only() ? 1100u : 200003u, largest_scan = small_only() ? 1100u : 4097u * 40u + 1u;
+    const uint32_t largest = test_small_mode() ? 1100u : 200003u, largest_scan = test_small_mode() ? 1100u : 4097u * 40u + 1u;
     /* The scan serves both the sort's tables and check_scan: sized once for the larger. */
     uint32_t table = sort_table(&sort, largest);
     presize_scan(ctx, &sort.scan, largest_scan > table ? largest_scan : table);
@@ -409,11 +395,11 @@ START_TEST(test_sort_params)
     /* Fewer cases under Oclgrind (CLS_TEST_SMALL): each costs seconds there. */
     const uint32_t small_sizes[] = {0, 1, 17, 1100, 2, 1000};
     const uint32_t bits[] = {1, 13, 32, 7};
-    const size_t size_count = small_only() ? 4 : 6, bit_count = small_only() ? 3 : 4;
+    const size_t size_count = test_small_mode() ? 4 : 6, bit_count = test_small_mode() ? 3 : 4;
     for (size_t i = 0; i < size_count; i++)
         for (size_t j = 0; j < bit_count; j++)
             check_sort(ctx, &sort, &bufs, small_sizes[i], bits[j], KEYS_RANDOM, 3u + (uint32_t)(i * 7 + j));
-    if (!small_only()) {
+    if (!test_small_mode()) {
         check_sort(ctx, &sort, &bufs, 65536 + 13, 13, KEYS_RANDOM, 11u);
         check_sort(ctx, &sort, &bufs, 200003, 32, KEYS_RANDOM, 12u);
         check_sort(ctx, &sort, &bufs, 100000, 16, KEYS_REVERSE, 13u);
@@ -471,7 +457,7 @@ END_TEST
 
 START_TEST(test_bench_runs)
 {
-    if (small_only())
+    if (test_small_mode())
         return; /* a 64 MiB copy is far too slow in a simulator */
     cls_context *ctx = open_context(1);
     cls_bench_sort_result r;

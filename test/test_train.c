@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "clsplat.h"
+#include "test_util.h"
 
 #define DATA_DIR CLS_TEST_TMP_DIR "/train_dataset"
 #define VIEWS 8
@@ -194,9 +195,8 @@ int main(void)
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 900);
-    const char *small = getenv("CLS_TEST_SMALL");
     tcase_add_test(tc, test_training_fits_the_views);
-    if (small == NULL || small[0] != '1')
+    if (!test_small_mode())
         tcase_add_test(tc, test_training_is_deterministic_and_resumable);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

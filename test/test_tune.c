@@ -15,22 +15,7 @@
 #include "engine/adam.h"
 #include "engine/frame.h"
 #include "engine/loss.h"
-
-static int small_mode(void)
-{
-    const char *s = getenv("CLS_TEST_SMALL");
-    return s != NULL && s[0] == '1';
-}
-
-static uint32_t next(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
-static float uni(uint32_t *s, float lo, float hi) { return lo + (hi - lo) * (float)(next(s) >> 8) / 16777216.0f; }
+#include "test_util.h"
 
 /* Faint Gaussians in front of an identity camera, some straddling the borders: many per tile,
  * so the batch loops run more than once and pixels stay unsaturated across batches. */
@@ -40,17 +25,17 @@ static void random_scene(cls_gaussians *g, size_t n, uint32_t seed)
     ck_assert_int_eq(cls_gaussians_alloc(g, n, 2, &err), CLS_OK);
     const size_t k = (size_t)cls_sh_coeff_count(2);
     for (size_t i = 0; i < n; i++) {
-        float z = uni(&seed, 1.5f, 6.0f);
-        g->means[i * 3] = uni(&seed, -0.8f, 0.8f) * z;
-        g->means[i * 3 + 1] = uni(&seed, -0.6f, 0.6f) * z;
+        float z = test_uniform(&seed, 1.5f, 6.0f);
+        g->means[i * 3] = test_uniform(&seed, -0.8f, 0.8f) * z;
+        g->means[i * 3 + 1] = test_uniform(&seed, -0.6f, 0.6f) * z;
         g->means[i * 3 + 2] = z;
         for (int a = 0; a < 3; a++)
-            g->log_scales[i * 3 + (size_t)a] = uni(&seed, -4.5f, -1.5f);
+            g->log_scales[i * 3 + (size_t)a] = test_uniform(&seed, -4.5f, -1.5f);
         for (int a = 0; a < 4; a++)
-            g->quats[i * 4 + (size_t)a] = uni(&seed, -1.0f, 1.0f);
-        g->opacity_logits[i] = uni(&seed, -3.0f, 1.0f);
+            g->quats[i * 4 + (size_t)a] = test_uniform(&seed, -1.0f, 1.0f);
+        g->opacity_logits[i] = test_uniform(&seed, -3.0f, 1.0f);
         for (size_t c = 0; c < k * 3; c++)
-            g->sh[i * k * 3 + c] = uni(&seed, -1.0f, 1.0f) * (c < 3 ? 1.0f : 0.3f);
+            g->sh[i * k * 3 + c] = test_uniform(&seed, -1.0f, 1.0f) * (c < 3 ? 1.0f : 0.3f);
     }
 }
 
@@ -147,7 +132,7 @@ static void integer_check(cls_context *ctx, int sort, uint32_t n, const char *wh
     uint32_t seed = 777u;
     const uint32_t bits = 11;
     for (uint32_t i = 0; i < n; i++) {
-        keys[i] = sort ? next(&seed) & ((1u << bits) - 1) : next(&seed) % 17u;
+        keys[i] = sort ? test_xorshift32(&seed) & ((1u << bits) - 1) : test_xorshift32(&seed) % 17u;
         values[i] = i;
     }
     clh_buffer kb = {0}, vb = {0};
@@ -268,7 +253,7 @@ static float *adam_run(cls_context *ctx, uint32_t n, uint32_t flat, size_t *coun
         for (int a = 0; a < 4; a++) {
             uint32_t seed = 1000u + (uint32_t)(k * 4 + a);
             for (size_t i = 0; i < sizes[k]; i++)
-                host[i] = a == 3 ? uni(&seed, 0.0f, 1e-5f) : uni(&seed, -1.0f, 1.0f) * (a == 0 ? 2.0f : 1e-2f);
+                host[i] = a == 3 ? test_uniform(&seed, 0.0f, 1e-5f) : test_uniform(&seed, -1.0f, 1.0f) * (a == 0 ? 2.0f : 1e-2f);
             ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &b[a], sizes[k] * sizeof(float), "adam", &herr), CLH_OK);
             ck_assert_int_eq(clh_buffer_write(&ctx->rt, &b[a], 0, host, sizes[k] * sizeof(float), "adam", &herr),
                              CLH_OK);
@@ -306,7 +291,7 @@ static int kernel_wanted(const char *name)
 
 START_TEST(test_every_configuration_agrees)
 {
-    const int small = small_mode();
+    const int small = test_small_mode();
     const uint32_t w = small ? 37 : 211, h = small ? 29 : 133;
     const cls_camera cam = test_camera(w, h);
     const size_t pixels = (size_t)w * h;
@@ -316,7 +301,7 @@ START_TEST(test_every_configuration_agrees)
     ck_assert(d_rgb != NULL);
     uint32_t seed = 99u;
     for (size_t i = 0; i < pixels * 3; i++)
-        d_rgb[i] = uni(&seed, -1.0f, 1.0f);
+        d_rgb[i] = test_uniform(&seed, -1.0f, 1.0f);
 
     cls_context *ctx = open_context(&(cls_context_desc){.disable_tuning = 1});
     cls_scene *scene = NULL;
@@ -345,7 +330,7 @@ START_TEST(test_every_configuration_agrees)
         uint8_t *rgb8 = malloc(pixels * 3);
         ck_assert(rgb8 != NULL);
         for (size_t i = 0; i < pixels * 3; i++)
-            rgb8[i] = (uint8_t)(next(&seed) >> 24);
+            rgb8[i] = (uint8_t)(test_xorshift32(&seed) >> 24);
         clh_error herr;
         ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &target, pixels * 3, "target", &herr), CLH_OK);
         ck_assert_int_eq(clh_buffer_write(&ctx->rt, &target, 0, rgb8, pixels * 3, "target", &herr), CLH_OK);
@@ -701,7 +686,7 @@ int main(void)
     tcase_add_test(tc, test_defines_follow_the_sources);
     tcase_add_test(tc, test_cache_round_trip_and_corruption);
     tcase_add_test(tc, test_every_configuration_agrees);
-    if (!small_mode()) { /* timing and a second kernel folder: not for the simulator */
+    if (!test_small_mode()) { /* timing and a second kernel folder: not for the simulator */
         tcase_add_test(tc, test_budget_is_kept);
         tcase_add_test(tc, test_failing_candidate_is_rejected);
     }
