@@ -71,7 +71,7 @@ static cls_status get_pose(const char *path, size_t i, const cJSON *obj, cls_cam
 static cls_status get_size(const char *path, size_t i, const cJSON *obj, const char *key, uint32_t *out,
                            cls_error *err)
 {
-    double v;
+    double v = 0.0;
     cls_status st = get_number(path, i, obj, key, &v, err);
     if (st != CLS_OK)
         return st;
@@ -87,7 +87,7 @@ static cls_status read_camera(const char *path, size_t i, const cJSON *obj, cls_
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "img_name");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "id");
     cls_camera cam;
-    double fx, fy, cx, cy;
+    double fx = 0.0, fy = 0.0, cx = 0.0, cy = 0.0;
     char fallback[32];
     cls_status st;
     memset(&cam, 0, sizeof cam);
