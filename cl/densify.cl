@@ -1,5 +1,4 @@
 /* densify.cl - adaptive density control on the device (3dgs-math.md section 8):
- *   densify_stats   per step: accumulate the view's screen-space gradient norm and visibility
  *   densify_plan    per Gaussian: how many Gaussians it becomes (0 pruned, 1 kept, 2 cloned or
  *                   split), from the averaged gradient, its largest scale and its opacity
  *   densify_geometry  writes the new means, scales, rotations and opacities at the scanned
@@ -16,16 +15,6 @@
 #define CLS_CLONE 2u
 #define CLS_SPLIT 3u
 #define CLS_PRUNE 0u
-
-__kernel void densify_stats(uint n, __global const float *grad_norm, __global const uint *visible,
-                            __global float *grad_accum, __global uint *denom)
-{
-    const uint i = get_global_id(0);
-    if (i >= n || visible[i] == 0)
-        return;
-    grad_accum[i] += grad_norm[i];
-    denom[i] += 1;
-}
 
 inline float cls_max_scale(__global const float *log_scales, uint i)
 {

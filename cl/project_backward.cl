@@ -10,8 +10,10 @@
  * (W/2, H/2), i.e. NDC), gsplat's absgrad norm in the same units, and visibility.
  *
  * Inputs as in project.cl, plus tiles/rank/offsets (where a Gaussian's slots are) and
- * isect_grads (12 values per slot, see rasterize_backward.cl). Outputs are dense: every
- * Gaussian gets a value (zero when it was culled). */
+ * isect_grads (12 values per slot, see rasterize_backward.cl). Two kernels share the chain
+ * rule: project_backward stores the gradients (dense: every Gaussian gets a value, zero when it
+ * was culled); project_backward_adam feeds them straight into Adam and the densification
+ * statistics, so that a training step never holds a gradient array (59 floats per Gaussian). */
 
 #ifndef CLS_ANTIALIASED
 #define CLS_ANTIALIASED 0
@@ -33,27 +35,39 @@
         dn_z += gc_ * (bz);                                                                    \
     } while (0)
 
-__kernel void project_backward(
-    uint n, __global const float *means, __global const float *log_scales, __global const float4 *quats,
-    __global const float *opacity_logits, __global const float *sh, uint sh_stride, uint sh_degree, float16 pose,
-    float8 intr, __global const uint *tiles, __global const uint *rank, __global const uint *offsets,
-    __global const uchar *clamped, __global const float *isect_grads, __global float *d_means,
-    __global float *d_log_scales, __global float *d_quats, __global float *d_opacity_logits, __global float *d_sh_all,
-    __global float *grad_norm, __global float *absgrad_norm, __global uint *visible_out)
+/* Everything the chain rule needs of one Gaussian: the stored parameters (read only here;
+ * the fused kernel updates them after), the view, and where its slots are. */
+#define CLS_PB_INPUTS                                                                                  \
+    uint n, __global const float *means, __global const float *log_scales, __global const float4 *quats, \
+        __global const float *opacity_logits, __global const float *sh, uint sh_stride, uint sh_degree,  \
+        float16 pose, float8 intr, __global const uint *tiles, __global const uint *rank,                \
+        __global const uint *offsets, __global const uchar *clamped, __global const float *isect_grads
+#define CLS_PB_INPUT_NAMES \
+    n, means, log_scales, quats, opacity_logits, sh, sh_stride, sh_degree, pose, intr, tiles, rank, offsets, clamped, \
+        isect_grads
+
+#define CLS_SH_MAX_VALUES 48 /* (CLS_MAX_SH_DEGREE + 1)^2 coefficients times RGB */
+
+/* The gradient of one Gaussian's stored parameters, and the densification statistics of the
+ * view: the screen-space mean-gradient norm, the absgrad norm and visibility. */
+typedef struct cls_gaussian_grad {
+    float means[3], log_scales[3], quats[4], opacity, sh[CLS_SH_MAX_VALUES];
+    float grad_norm, absgrad_norm;
+    uint visible;
+} cls_gaussian_grad;
+
+inline void cls_gaussian_grad_of(uint i, CLS_PB_INPUTS, cls_gaussian_grad *out)
 {
-    const uint i = get_global_id(0);
-    if (i >= n)
-        return;
-    __global float *d_sh = d_sh_all + (size_t)i * sh_stride * 3;
-    for (uint k = 0; k < 4; k++)
-        d_quats[4 * i + k] = 0.0f;
+    float *d_sh = out->sh;
     for (uint k = 0; k < 3; k++)
-        d_means[3 * i + k] = d_log_scales[3 * i + k] = 0.0f;
-    d_opacity_logits[i] = 0.0f;
+        out->means[k] = out->log_scales[k] = 0.0f;
+    for (uint k = 0; k < 4; k++)
+        out->quats[k] = 0.0f;
+    out->opacity = 0.0f;
     for (uint k = 0; k < sh_stride * 3; k++)
         d_sh[k] = 0.0f;
-    grad_norm[i] = absgrad_norm[i] = 0.0f;
-    visible_out[i] = 0;
+    out->grad_norm = out->absgrad_norm = 0.0f;
+    out->visible = 0;
     const uint count = tiles[i];
     if (count == 0)
         return;
@@ -73,9 +87,9 @@ __kernel void project_backward(
 
     const float fx = intr.s0, fy = intr.s1, cx = intr.s2, cy = intr.s3;
     const float width = intr.s6, height = intr.s7;
-    visible_out[i] = 1;
-    grad_norm[i] = hypot(g_u * 0.5f * width, g_v * 0.5f * height);
-    absgrad_norm[i] = hypot(gsum[10] * 0.5f * width, gsum[11] * 0.5f * height);
+    out->visible = 1;
+    out->grad_norm = hypot(g_u * 0.5f * width, g_v * 0.5f * height);
+    out->absgrad_norm = hypot(gsum[10] * 0.5f * width, gsum[11] * 0.5f * height);
 
     /* ---- recompute the forward quantities (as in project.cl) ---- */
     const float mx = means[3 * i], my = means[3 * i + 1], mz = means[3 * i + 2];
@@ -127,7 +141,7 @@ __kernel void project_backward(
     const float det0 = a0 * c0 - b * b;
     const float ratio = det0 / det;
     const float rho = sqrt(fmax(CLS_AA_MIN_RATIO, ratio));
-    d_opacity_logits[i] = g_o * rho * sig * (1.0f - sig);
+    out->opacity = g_o * rho * sig * (1.0f - sig);
     if (ratio > CLS_AA_MIN_RATIO) {
         /* rho = sqrt(det0 / det): derivatives with respect to the undilated a0, b, c0. */
         const float g_rho = g_o * sig;
@@ -138,7 +152,7 @@ __kernel void project_backward(
         g_b2 += g_ratio * (-2.0f * b * (det - det0)) * inv_det2;
     }
 #else
-    d_opacity_logits[i] = g_o * sig * (1.0f - sig);
+    out->opacity = g_o * sig * (1.0f - sig);
 #endif
 
     /* ---- conic -> Sigma_2D: dL/dSigma = -Sigma^-1 V Sigma^-1, V = [[gA, gB/2], [gB/2, gC]] ---- */
@@ -185,7 +199,7 @@ __kernel void project_backward(
             gs += rr[r][col] * gm[r][col];
             u[r][col] = gm[r][col] * sv[col];
         }
-        d_log_scales[3 * i + col] = gs * sv[col]; /* through s = exp(log s) */
+        out->log_scales[col] = gs * sv[col]; /* through s = exp(log s) */
     }
     /* dL/dq (normalised), 3dgs-math.md 6.3, then through the normalisation. */
     const float gw = 2.0f * (x * (u[2][1] - u[1][2]) + y * (u[0][2] - u[2][0]) + z * (u[1][0] - u[0][1]));
@@ -196,10 +210,10 @@ __kernel void project_backward(
     const float gz = 2.0f * (x * (u[2][0] + u[0][2]) + y * (u[2][1] + u[1][2]) - 2.0f * z * (u[0][0] + u[1][1]) +
                              w * (u[1][0] - u[0][1]));
     const float gq_dot = gw * w + gx * x + gy * y + gz * z;
-    d_quats[4 * i] = (gw - gq_dot * w) / qn;
-    d_quats[4 * i + 1] = (gx - gq_dot * x) / qn;
-    d_quats[4 * i + 2] = (gy - gq_dot * y) / qn;
-    d_quats[4 * i + 3] = (gz - gq_dot * z) / qn;
+    out->quats[0] = (gw - gq_dot * w) / qn;
+    out->quats[1] = (gx - gq_dot * x) / qn;
+    out->quats[2] = (gy - gq_dot * y) / qn;
+    out->quats[3] = (gz - gq_dot * z) / qn;
 
     /* ---- camera-space mean: from J (exact through the frustum clamp), the 2D mean, depth ---- */
     float gpx = fx * rz * g_u, gpy = fy * rz * g_v;
@@ -265,7 +279,82 @@ __kernel void project_backward(
     gmx += (dn_x - dn_dot * nx) / len;
     gmy += (dn_y - dn_dot * ny) / len;
     gmz += (dn_z - dn_dot * nz) / len;
-    d_means[3 * i] = gmx;
-    d_means[3 * i + 1] = gmy;
-    d_means[3 * i + 2] = gmz;
+    out->means[0] = gmx;
+    out->means[1] = gmy;
+    out->means[2] = gmz;
+}
+
+/* The gradients, stored (cls_render_backward): dense, every Gaussian gets a value. */
+__kernel void project_backward(CLS_PB_INPUTS, __global float *d_means, __global float *d_log_scales,
+                               __global float *d_quats, __global float *d_opacity_logits, __global float *d_sh,
+                               __global float *grad_norm, __global float *absgrad_norm, __global uint *visible)
+{
+    const uint i = get_global_id(0);
+    if (i >= n)
+        return;
+    cls_gaussian_grad g;
+    cls_gaussian_grad_of(i, CLS_PB_INPUT_NAMES, &g);
+    for (uint k = 0; k < 3; k++) {
+        d_means[3 * i + k] = g.means[k];
+        d_log_scales[3 * i + k] = g.log_scales[k];
+    }
+    for (uint k = 0; k < 4; k++)
+        d_quats[4 * i + k] = g.quats[k];
+    d_opacity_logits[i] = g.opacity;
+    for (uint k = 0; k < sh_stride * 3; k++)
+        d_sh[(size_t)i * sh_stride * 3 + k] = g.sh[k];
+    grad_norm[i] = g.grad_norm;
+    absgrad_norm[i] = g.absgrad_norm;
+    visible[i] = g.visible;
+}
+
+/* The trainer's step (cls_trainer): the gradients go straight into Adam, never to memory.
+ * The parameter pointers are the inputs' (each work-item reads and then updates only its own
+ * Gaussian). m and v hold the groups' moments in the order means, log-scales, quaternions,
+ * opacity, SH; lr the groups' learning rates with SH split into DC (s4) and the rest (s5);
+ * adam = (beta1, beta2, eps, unused), bias = (1 - beta1^t, 1 - beta2^t). flags: 1 applies
+ * Adam (a densification step applies none, as the reference), 2 adds the view's statistics to
+ * grad_accum and denom. Every value is updated, visible or not, as by the reference's dense
+ * Adam. (Staging the SH gradients in local memory so that the work-group updates its block of
+ * coefficients contiguously was measured 1.6x slower on PoCL: the barrier costs more than the
+ * strided accesses it saves.) */
+__kernel void project_backward_adam(CLS_PB_INPUTS, __global float *m_means, __global float *v_means,
+                                    __global float *m_log_scales, __global float *v_log_scales,
+                                    __global float *m_quats, __global float *v_quats, __global float *m_opacity,
+                                    __global float *v_opacity, __global float *m_sh, __global float *v_sh, float8 lr,
+                                    float4 adam, float2 bias, uint flags, __global float *grad_accum,
+                                    __global uint *denom)
+{
+    const uint i = get_global_id(0);
+    if (i >= n)
+        return;
+    cls_gaussian_grad g;
+    cls_gaussian_grad_of(i, CLS_PB_INPUT_NAMES, &g);
+    if ((flags & 2u) && g.visible) {
+        grad_accum[i] += g.grad_norm;
+        denom[i] += 1;
+    }
+    if (!(flags & 1u))
+        return;
+    const float b1 = adam.s0, b2 = adam.s1, eps = adam.s2, bc1 = bias.s0, bc2 = bias.s1;
+    /* The inputs are const for the chain rule above; this work-item owns Gaussian i. */
+    __global float *p_means = (__global float *)means, *p_log_scales = (__global float *)log_scales;
+    __global float *p_quats = (__global float *)quats, *p_opacity = (__global float *)opacity_logits;
+    for (uint k = 0; k < 3; k++) {
+        const uint j = 3 * i + k;
+        cls_adam_value(p_means + j, m_means + j, v_means + j, g.means[k], lr.s0, b1, b2, eps, bc1, bc2);
+        cls_adam_value(p_log_scales + j, m_log_scales + j, v_log_scales + j, g.log_scales[k], lr.s1, b1, b2, eps,
+                       bc1, bc2);
+    }
+    for (uint k = 0; k < 4; k++) {
+        const uint j = 4 * i + k;
+        cls_adam_value(p_quats + j, m_quats + j, v_quats + j, g.quats[k], lr.s2, b1, b2, eps, bc1, bc2);
+    }
+    cls_adam_value(p_opacity + i, m_opacity + i, v_opacity + i, g.opacity, lr.s3, b1, b2, eps, bc1, bc2);
+    const size_t base = (size_t)i * sh_stride * 3;
+    __global float *p_sh = (__global float *)sh + base;
+    m_sh += base;
+    v_sh += base;
+    for (uint k = 0; k < sh_stride * 3; k++)
+        cls_adam_value(p_sh + k, m_sh + k, v_sh + k, g.sh[k], k < 3 ? lr.s4 : lr.s5, b1, b2, eps, bc1, bc2);
 }

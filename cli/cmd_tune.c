@@ -24,7 +24,7 @@ static void tune_usage(void)
            "  --budget SECONDS     wall-clock budget of the search (default 120)\n"
            "  --repeats R          timed runs per candidate when the budget allows (default 7)\n"
            "  --kernels LIST       tune only these (comma-separated): raster_shape, rasterize,\n"
-           "                       rasterize_backward, per_gaussian, scan, radix_sort, loss, adam\n"
+           "                       rasterize_backward, per_gaussian, scan, radix_sort, loss\n"
            "  --no-cache-write     measure and print, but do not write the results file\n"
            "  --device D           OpenCL device index or name\n"
            "  -v, --verbose        every candidate's fate and the configuration in use\n");

@@ -1,4 +1,6 @@
-/* The fused Adam update of one parameter group on the device (cl/adam.cl). */
+/* Adam (3dgs-math.md section 7.2) as the trainer runs it: fused into the projection backward
+ * (project_backward_adam in cl/project_backward.cl, the update itself cls_adam_value in
+ * cl/common.cl), so that the gradients of a step never go to memory. */
 #ifndef CLS_ADAM_H
 #define CLS_ADAM_H
 
@@ -11,18 +13,22 @@ typedef struct cls__adam_hparams {
 /* The reference trainer's values: beta1 0.9, beta2 0.999, eps 1e-15 (lr per group). */
 cls__adam_hparams cls__adam_defaults(float lr);
 
-/* param -= Adam(grad) for `count` values at step t (1-based), updating the moments m and v.
- * Work-groups of ctx->params.adam_group_size work-items (tuned: docs/tuning.md); every value
- * is updated on its own, so the result does not depend on the group. */
-cls_status cls__adam_step(cls_context *ctx, cl_kernel kernel, cl_mem param, cl_mem grad, cl_mem m, cl_mem v,
-                          uint32_t count, const cls__adam_hparams *h, uint32_t t, cls__profile *prof);
+/* The bias corrections 1 - beta1^t and 1 - beta2^t of step t (1-based): in double, rounded
+ * once. */
+void cls__adam_bias(const cls__adam_hparams *h, uint32_t t, float *bc1, float *bc2);
 
-/* Adam over SH coefficients laid out [Gaussian][stride]: the first 3 values of each Gaussian
- * (DC) at lr_dc, the rest at lr_rest; beta and eps from h (h->lr unused). Work-groups of
- * (stride, max(1, adam_group_size / stride)) work-items; stride at most CLS__ADAM_MAX_STRIDE
- * for the group to stay within what cls__params_check allowed. */
-cls_status cls__adam_step_sh(cls_context *ctx, cl_kernel kernel, cl_mem param, cl_mem grad, cl_mem m, cl_mem v,
-                             uint32_t count, uint32_t stride, float lr_dc, float lr_rest, const cls__adam_hparams *h,
-                             uint32_t t, cls__profile *prof);
+/* The parameter groups: means, log-scales, quaternions, opacity logits, SH coefficients. */
+#define CLS__ADAM_GROUPS 5
+
+/* Adam inside the projection backward (cls__backward_adam, project_backward_adam in
+ * cl/project_backward.cl): the gradients of a step go straight into the update. */
+typedef struct cls__adam_fusion {
+    cl_mem moments[CLS__ADAM_GROUPS][2]; /* (m, v) per group */
+    float lr[6];                         /* per group, SH split into DC and the rest */
+    cls__adam_hparams hparams;           /* beta1, beta2, eps (lr unused) */
+    uint32_t step;                       /* t, 1-based */
+    int apply;                           /* 0: no update (a densification step), statistics only */
+    cl_mem grad_accum, denom;            /* NULL: no densification statistics */
+} cls__adam_fusion;
 
 #endif

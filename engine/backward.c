@@ -3,6 +3,7 @@
  * at the intersection's emission slot) → project_backward (per Gaussian: sum of its slots in
  * order, then the chain rule to the stored parameters). */
 #include "frame.h"
+#include "adam.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,8 @@ static cls_status create_backward_kernels(cls_context *ctx, cls__backward_kernel
         {&k->rasterize_backward, "rasterize_backward", bwd_options, "rasterize_backward"},
         {&k->project_backward[0], "project_backward", "-DCLS_ANTIALIASED=0", "project_backward"},
         {&k->project_backward[1], "project_backward", "-DCLS_ANTIALIASED=1", "project_backward"},
+        {&k->project_backward_adam[0], "project_backward", "-DCLS_ANTIALIASED=0", "project_backward_adam"},
+        {&k->project_backward_adam[1], "project_backward", "-DCLS_ANTIALIASED=1", "project_backward_adam"},
     };
     for (int i = 0; i < CLS__ARRAY_COUNT(table); i++) {
         if (*table[i].out != NULL)
@@ -195,26 +198,23 @@ cls_status cls__frame_reserve_image_grads(cls_frame *f)
     return cls__from_host(ctx, rc, &herr);
 }
 
-cls_status cls__backward_device(cls_frame *frame, cls_scene *scene, cls_grads *grads, int has_alpha, int has_depth)
+/* Depth ranks and the backward rasterizer: every intersection's gradient into f->isect_grads. */
+static cls_status backward_rasterize(cls_frame *f, size_t n, int has_alpha, int has_depth)
 {
-    cls_frame *f = frame;
     cls_context *ctx = f->ctx;
     cls_status st = create_backward_kernels(ctx, &f->kb);
-    if (st == CLS_OK)
-        st = reserve_grads(ctx, grads, scene);
-    const size_t n = scene->count;
+    if (st != CLS_OK)
+        return st;
     clh_error herr;
     clh_result rc = clh_buffer_reserve(&ctx->rt, &f->rank, n * sizeof(cl_uint), "rank", &herr);
     if (rc == CLH_OK)
         rc = clh_buffer_reserve(&ctx->rt, &f->isect_grads,
                                 (size_t)f->stats.intersections * CLS_GRAD_VALUES * sizeof(float), "isect_grads", &herr);
-    if (st == CLS_OK && rc != CLH_OK)
-        st = cls__from_host(ctx, rc, &herr);
-    if (st != CLS_OK)
-        return st;
+    if (rc != CLH_OK)
+        return cls__from_host(ctx, rc, &herr);
 
     const cls_params *p = &ctx->params;
-    cl_uint visible = f->stats.visible, nn = (cl_uint)n;
+    cl_uint visible = f->stats.visible;
     const clh_arg rank_args[] = {CLH_ARG(visible), CLH_MEM(f->sorted_ids), CLH_MEM(f->rank)};
     st = cls__launch_1d(ctx, f->kb.depth_rank, "depth_rank", visible, rank_args, CLS__ARRAY_COUNT(rank_args), &f->prof,
                         CLS_PASS_RASTERIZE_BACKWARD);
@@ -240,32 +240,112 @@ cls_status cls__backward_device(cls_frame *frame, cls_scene *scene, cls_grads *g
     if (st == CLS_OK && visible > 0)
         st = cls__launch(ctx, f->kb.rasterize_backward, &raster_desc, raster_args, CLS__ARRAY_COUNT(raster_args),
                          &f->prof, CLS_PASS_RASTERIZE_BACKWARD);
+    return st;
+}
 
+/* The arguments both projection-backward kernels start with (CLS_PB_INPUTS in
+ * cl/project_backward.cl), and the values they point to. */
+#define PROJECT_INPUT_COUNT 15
+#define PROJECT_EXTRA_MAX 20
+typedef struct project_inputs {
+    cl_uint n, sh_stride, degree;
     cl_float16 pose;
     cl_float8 intr;
-    cls__camera_args(&f->camera, &f->desc, &pose, &intr);
-    cl_uint sh_stride = (cl_uint)cls_sh_coeff_count(scene->sh_degree);
-    cl_uint degree = cls__active_sh_degree(scene, &f->desc);
-    const clh_arg project_args[] = {
-        CLH_ARG(nn),           CLH_MEM(scene->means),  CLH_MEM(scene->log_scales), CLH_MEM(scene->quats),
-        CLH_MEM(scene->opacity_logits), CLH_MEM(scene->sh), CLH_ARG(sh_stride), CLH_ARG(degree),
-        CLH_ARG(pose),         CLH_ARG(intr),          CLH_MEM(f->tiles),      CLH_MEM(f->rank),
-        CLH_MEM(f->offsets),   CLH_MEM(f->clamped),    CLH_MEM(f->isect_grads), CLH_MEM(grads->means),
-        CLH_MEM(grads->log_scales), CLH_MEM(grads->quats), CLH_MEM(grads->opacity_logits), CLH_MEM(grads->sh),
-        CLH_MEM(grads->grad_norm), CLH_MEM(grads->absgrad_norm), CLH_MEM(grads->visible)};
+    clh_arg args[PROJECT_INPUT_COUNT];
+} project_inputs;
+
+static void project_inputs_init(project_inputs *in, cls_frame *f, cls_scene *scene)
+{
+    in->n = scene->count;
+    in->sh_stride = (cl_uint)cls_sh_coeff_count(scene->sh_degree);
+    in->degree = cls__active_sh_degree(scene, &f->desc);
+    cls__camera_args(&f->camera, &f->desc, &in->pose, &in->intr);
+    const clh_arg args[PROJECT_INPUT_COUNT] = {
+        CLH_ARG(in->n),           CLH_MEM(scene->means),  CLH_MEM(scene->log_scales), CLH_MEM(scene->quats),
+        CLH_MEM(scene->opacity_logits), CLH_MEM(scene->sh), CLH_ARG(in->sh_stride), CLH_ARG(in->degree),
+        CLH_ARG(in->pose),        CLH_ARG(in->intr),      CLH_MEM(f->tiles),      CLH_MEM(f->rank),
+        CLH_MEM(f->offsets),      CLH_MEM(f->clamped),    CLH_MEM(f->isect_grads)};
+    memcpy(in->args, args, sizeof args);
+}
+
+/* Launches one projection-backward kernel with the common inputs followed by `extra`. */
+static cls_status launch_project_backward(cls_frame *f, cls_scene *scene, cl_kernel kernel, const char *name,
+                                          const clh_arg *extra, int extra_count)
+{
+    project_inputs in;
+    project_inputs_init(&in, f, scene);
+    clh_arg args[PROJECT_INPUT_COUNT + PROJECT_EXTRA_MAX];
+    if (extra_count > PROJECT_EXTRA_MAX)
+        return cls__ctx_fail(f->ctx, CLS_ERROR_LIMIT, "%s: too many arguments", name);
+    memcpy(args, in.args, sizeof in.args);
+    memcpy(args + PROJECT_INPUT_COUNT, extra, (size_t)extra_count * sizeof *extra);
+    return cls__launch_1d(f->ctx, kernel, name, in.n, args, PROJECT_INPUT_COUNT + extra_count, &f->prof,
+                          CLS_PASS_PROJECT_BACKWARD);
+}
+
+static cls_status finish_profiled(cls_frame *f)
+{
+    cls_context *ctx = f->ctx;
+    if (!ctx->rt.profiling)
+        return CLS_OK;
+    clh_error herr;
+    cl_int code = clFinish(ctx->rt.queue);
+    if (code != CL_SUCCESS)
+        return cls__from_host(ctx, clh_fail_cl(&herr, code, "clFinish", "backward pass"), &herr);
+    cls__profile_sum(&f->prof, f->pass_ms);
+    return CLS_OK;
+}
+
+cls_status cls__backward_device(cls_frame *frame, cls_scene *scene, cls_grads *grads, int has_alpha, int has_depth)
+{
+    cls_frame *f = frame;
+    cls_status st = backward_rasterize(f, scene->count, has_alpha, has_depth);
     if (st == CLS_OK)
-        st = cls__launch_1d(ctx, f->kb.project_backward[f->desc.antialiased ? 1 : 0], "project_backward", n,
-                            project_args, CLS__ARRAY_COUNT(project_args), &f->prof, CLS_PASS_PROJECT_BACKWARD);
+        st = reserve_grads(f->ctx, grads, scene);
     if (st != CLS_OK)
         return st;
-    if (ctx->rt.profiling) {
-        cl_int code = clFinish(ctx->rt.queue);
-        if (code != CL_SUCCESS)
-            return cls__from_host(ctx, clh_fail_cl(&herr, code, "clFinish", "backward pass"), &herr);
-        cls__profile_sum(&f->prof, f->pass_ms);
-    }
-    grads->filled = 1;
-    return CLS_OK;
+    const clh_arg outputs[] = {CLH_MEM(grads->means),          CLH_MEM(grads->log_scales), CLH_MEM(grads->quats),
+                               CLH_MEM(grads->opacity_logits), CLH_MEM(grads->sh),         CLH_MEM(grads->grad_norm),
+                               CLH_MEM(grads->absgrad_norm),   CLH_MEM(grads->visible)};
+    st = launch_project_backward(f, scene, f->kb.project_backward[f->desc.antialiased ? 1 : 0], "project_backward",
+                                 outputs, CLS__ARRAY_COUNT(outputs));
+    if (st == CLS_OK)
+        st = finish_profiled(f);
+    if (st == CLS_OK)
+        grads->filled = 1;
+    return st;
+}
+
+cls_status cls__backward_adam(cls_frame *frame, cls_scene *scene, const cls__adam_fusion *fusion)
+{
+    cls_frame *f = frame;
+    cls_status st = backward_rasterize(f, scene->count, 0, 0);
+    if (st != CLS_OK)
+        return st;
+    cl_mem moments[CLS__ADAM_GROUPS][2];
+    memcpy(moments, fusion->moments, sizeof moments);
+    cl_float8 lr = {{0}};
+    for (int i = 0; i < 6; i++)
+        lr.s[i] = fusion->lr[i];
+    cl_float4 adam = {{fusion->hparams.beta1, fusion->hparams.beta2, fusion->hparams.eps, 0.0f}};
+    cl_float2 bias;
+    cls__adam_bias(&fusion->hparams, fusion->step, &bias.s[0], &bias.s[1]);
+    cl_uint flags = (fusion->apply ? 1u : 0u) | (fusion->grad_accum != NULL ? 2u : 0u);
+    cl_mem accum = fusion->grad_accum, denom = fusion->denom;
+    clh_arg extra[2 * CLS__ADAM_GROUPS + 6];
+    int count = 0;
+    for (int grp = 0; grp < CLS__ADAM_GROUPS; grp++)
+        for (int mv = 0; mv < 2; mv++)
+            extra[count++] = (clh_arg){sizeof(cl_mem), &moments[grp][mv]};
+    extra[count++] = CLH_ARG(lr);
+    extra[count++] = CLH_ARG(adam);
+    extra[count++] = CLH_ARG(bias);
+    extra[count++] = CLH_ARG(flags);
+    extra[count++] = (clh_arg){sizeof(cl_mem), &accum};
+    extra[count++] = (clh_arg){sizeof(cl_mem), &denom};
+    st = launch_project_backward(f, scene, f->kb.project_backward_adam[f->desc.antialiased ? 1 : 0],
+                                 "project_backward_adam", extra, count);
+    return st == CLS_OK ? finish_profiled(f) : st;
 }
 
 cls_status cls_grads_read(cls_grads *grads, cls_gaussians *out, float *grad_norm, float *absgrad_norm,

@@ -72,6 +72,14 @@ static void release_buffers(cls_frame *f)
         clh_buffer_release(buffers[i]);
 }
 
+void cls__frame_trim(cls_frame *f)
+{
+    clFinish(f->ctx->rt.queue); /* nothing may still use what is released */
+    release_buffers(f);
+    cls__sort_trim(&f->sort);
+    f->rendered = 0;
+}
+
 cls_status cls_frame_create(cls_context *ctx, cls_frame **out)
 {
     if (ctx == NULL)

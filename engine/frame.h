@@ -2,6 +2,7 @@
 #ifndef CLS_FRAME_H
 #define CLS_FRAME_H
 
+#include "adam.h"
 #include "internal.h"
 #include "scan.h"
 #include "sort.h"
@@ -32,7 +33,8 @@ typedef struct cls__forward_kernels {
 typedef struct cls__backward_kernels {
     cl_kernel depth_rank;
     cl_kernel rasterize_backward;
-    cl_kernel project_backward[2]; /* [antialiased] */
+    cl_kernel project_backward[2];      /* [antialiased] */
+    cl_kernel project_backward_adam[2]; /* [antialiased] */
 } cls__backward_kernels;
 
 struct cls_grads {
@@ -93,6 +95,16 @@ cl_uint cls__active_sh_degree(const cls_scene *s, const cls_render_desc *d);
 /* The backward pass from image gradients already on the device: frame->d_image (tile-padded
  * planar dL/dRGB, see cls__frame_reserve_image_grads) and, when flagged, d_alpha, d_depth. */
 cls_status cls__backward_device(cls_frame *frame, cls_scene *scene, cls_grads *grads, int has_alpha, int has_depth);
+/* Frees every buffer of the frame (after the queue finished with them), leaving it as if
+ * nothing had been rendered; the next render allocates them anew. The trainer calls it before
+ * densification, when all of them would be reallocated anyway, so that the moment the scene
+ * and its moments are copied is not also holding the frame's per-Gaussian and per-intersection
+ * arrays. */
+void cls__frame_trim(cls_frame *f);
+/* The trainer's backward pass: as cls__backward_device (RGB gradients only), but the
+ * gradients of the stored parameters go straight into Adam and the densification statistics
+ * (cls__adam_fusion) instead of to memory. */
+cls_status cls__backward_adam(cls_frame *frame, cls_scene *scene, const cls__adam_fusion *fusion);
 /* Makes frame->d_image hold the tile-padded planar dL/dRGB of the frame's last render. */
 cls_status cls__frame_reserve_image_grads(cls_frame *f);
 

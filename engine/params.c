@@ -37,16 +37,13 @@ void cls__params_default(const clh_device_info *info, cls_params *out)
         /* The same for the forward rasterizer (fox: 7.3 -> 5.8 ms), 0 meaning the whole tile. */
         .raster_rows = cpu ? 0 : 1,
         .loss_band = 32,
-        .adam_group_size = cpu ? 64 : 128,
     };
     /* Vendor refinements of the GPU row (matched on vendor id *and* type: PoCL on an Intel
      * CPU also reports 0x8086). Not measured here: starting points that keep the shapes
      * natural for the hardware (AMD wavefronts of 64; Intel's smaller shared local memory). */
     if (!cpu && (info->type & CL_DEVICE_TYPE_GPU)) {
-        if (info->vendor_id == 0x1002) {
+        if (info->vendor_id == 0x1002)
             out->gaussian_group_size = 256;
-            out->adam_group_size = 256;
-        }
         else if (info->vendor_id == 0x8086)
             out->raster_batch = 128;
     }
@@ -76,8 +73,6 @@ const cls__param_info cls__param_table[CLS__P_COUNT] = {
     [CLS__P_GAUSSIAN_WG] = PARAM(gaussian_group_size, NULL, NULL),
     /* Read by cl/loss.cl only. */
     [CLS__P_LOSS_BAND] = PARAM(loss_band, "CLS_LOSS_BAND", "CLS_LOSS_BAND"),
-    /* A launch shape only (engine/adam.c): no rebuild. */
-    [CLS__P_ADAM_WG] = PARAM(adam_group_size, NULL, NULL),
     /* Passed by engine/backward.c itself (-DCLS_BWD_ROWS, with the launch shape). */
     [CLS__P_BWD_ROWS] = PARAM(backward_rows, NULL, NULL),
     [CLS__P_RASTER_ROWS] = PARAM(raster_rows, "CLS_RASTER_ROWS", "CLS_RASTER_ROWS"),
@@ -115,7 +110,8 @@ const cls__tune_kernel cls__tune_kernels[CLS__TUNE_KERNEL_COUNT] = {
      .param_count = 2,
      .params = {{CLS__P_BWD_ROWS, 5, {1, 2, 4, 8, 0}}, {CLS__P_BWD_BATCH, 4, {0, 4, 16, 32}}}},
     /* Every one-work-item-per-element pass of a frame: project, compact, emit, ranges,
-     * project_backward, depth_rank (Adam has its own group size, below). */
+     * project_backward, depth_rank; the trainer's project_backward_adam (the same chain rule,
+     * then Adam) takes the same group. */
     {.name = "per_gaussian",
      .kernels = "project, compact_visible, emit_intersections, tile_ranges, project_backward",
      .workload = CLS__WORK_FRAME,
@@ -149,14 +145,6 @@ const cls__tune_kernel cls__tune_kernels[CLS__TUNE_KERNEL_COUNT] = {
      .objective = PASS_BIT(CLS_PASS_LOSS),
      .param_count = 1,
      .params = {{CLS__P_LOSS_BAND, 5, {8, 16, 32, 64, 128}}}},
-    /* Elementwise: the output is bit-identical whatever the group. */
-    {.name = "adam",
-     .kernels = "adam, adam_sh",
-     .workload = CLS__WORK_ADAM,
-     .objective = PASS_BIT(CLS_PASS_OPTIMIZE),
-     .exact = 1,
-     .param_count = 1,
-     .params = {{CLS__P_ADAM_WG, 6, {16, 32, 64, 128, 256, 512}}}},
 };
 
 static int fail_why(char *why, size_t cap, const char *fmt, ...) CLH_PRINTF(3, 4);
@@ -263,12 +251,6 @@ int cls__params_check(const cls_params *p, const clh_device_info *dev, char *why
      * 1080p image is a single band per plane */
     if (p->loss_band < 1 || p->loss_band > 1024)
         return fail_why(why, cap, "loss_band %d is outside 1..1024", p->loss_band);
-    /* Adam: groups of adam_group_size; the SH launch's (stride, max(1, group / stride)) has at
-     * most max(group, stride) work-items, stride <= CLS__ADAM_MAX_STRIDE */
-    if (p->adam_group_size < 1 || (size_t)p->adam_group_size > max_wg ||
-        (size_t)CLS__ADAM_MAX_STRIDE > max_wg || (size_t)CLS__ADAM_MAX_STRIDE > dev->max_work_item_sizes[0])
-        return fail_why(why, cap, "adam_group_size %d (or an SH row of %d) exceeds the work-group limit %d",
-                        p->adam_group_size, CLS__ADAM_MAX_STRIDE, (int)max_wg);
     return 1;
 }
 

@@ -37,14 +37,7 @@ typedef struct cls_params {
     /* loss and SSIM (cl/loss.cl): CLS_LOSS_BAND, rows of one plane each work-item of the SSIM and
      * gradient sweeps owns (neighbouring bands re-blur the 10 rows they share) */
     int loss_band;
-    /* fused Adam (cl/adam.cl): work-items per work-group of adam; adam_sh runs work-groups of
-     * (stride, max(1, adam_group_size / stride)), stride the SH values per Gaussian (at most
-     * CLS__ADAM_MAX_STRIDE). Shapes launches only. */
-    int adam_group_size;
 } cls_params;
-
-/* SH values per Gaussian at the largest degree (16 coefficients x RGB): the widest adam_sh row. */
-#define CLS__ADAM_MAX_STRIDE 48
 
 /* Tile rows per work-item of the backward rasterizer (backward_rows 0: the whole tile). */
 int cls__backward_rows(const cls_params *p);
@@ -71,7 +64,6 @@ typedef enum cls__param_id {
     CLS__P_SCAN_ITEMS,
     CLS__P_GAUSSIAN_WG,
     CLS__P_LOSS_BAND,
-    CLS__P_ADAM_WG,
     CLS__P_BWD_ROWS,
     CLS__P_RASTER_ROWS,
     CLS__P_COUNT
@@ -95,8 +87,7 @@ typedef enum cls__tune_workload {
     CLS__WORK_FRAME = 0, /* a forward and backward pass of the scene from the camera */
     CLS__WORK_SCAN,      /* an exclusive scan of random counts */
     CLS__WORK_SORT,      /* a stable key-value sort of random tile keys */
-    CLS__WORK_LOSS,      /* the loss and dL/dimage of the scene's render against a random target */
-    CLS__WORK_ADAM       /* Adam steps over random parameters, gradients and moments */
+    CLS__WORK_LOSS       /* the loss and dL/dimage of the scene's render against a random target */
 } cls__tune_workload;
 
 #define CLS__TUNE_MAX_PARAMS 4
@@ -118,7 +109,7 @@ typedef struct cls__tune_kernel {
     } params[CLS__TUNE_MAX_PARAMS];
 } cls__tune_kernel;
 
-#define CLS__TUNE_KERNEL_COUNT 8
+#define CLS__TUNE_KERNEL_COUNT 7
 extern const cls__tune_kernel cls__tune_kernels[CLS__TUNE_KERNEL_COUNT];
 
 /* Tolerance of float passes (rasterize forward and backward): rendered colour and alpha within

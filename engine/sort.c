@@ -64,6 +64,11 @@ void cls__sort_release(cls__sort *sort)
     sort->histogram_kernel = NULL;
     sort->scatter_kernel = NULL;
     cls__scan_release(&sort->scan);
+    cls__sort_trim(sort);
+}
+
+void cls__sort_trim(cls__sort *sort)
+{
     clh_buffer_release(&sort->histogram);
     clh_buffer_release(&sort->keys_alt);
     clh_buffer_release(&sort->values_alt);

@@ -26,6 +26,8 @@ cls_status cls__sort_init(cls_context *ctx, cls__sort *sort);
 cls_status cls__sort_init_variant(cls_context *ctx, cls__sort *sort, int reorder);
 /* Releases kernels and buffers; a zeroed struct is a no-op. */
 void cls__sort_release(cls__sort *sort);
+/* Frees the sort's scratch buffers (they come back, sized anew, with the next sort). */
+void cls__sort_trim(cls__sort *sort);
 
 /* Stable sort of the first n (key, value) pairs of *keys / *values by the low key_bits
  * (0..32) bits of the key; the other bits are carried along but ignored. Runs

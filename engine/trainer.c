@@ -239,18 +239,11 @@ cls_status cls__trainer_create(cls_context *ctx, const cls__dataset *data, const
     if (st == CLS_OK)
         st = cls_frame_create(ctx, &t->frame);
     if (st == CLS_OK)
-        st = cls_grads_create(ctx, &t->grads);
-    if (st == CLS_OK)
         st = cls__loss_init(ctx, &t->loss);
-    if (st == CLS_OK)
-        st = cls__kernel(ctx, "adam", NULL, "adam", &t->adam);
-    if (st == CLS_OK)
-        st = cls__kernel(ctx, "adam", NULL, "adam_sh", &t->adam_sh);
     struct {
         cl_kernel *out;
         const char *name;
-    } densify_kernels[] = {{&t->densify_stats, "densify_stats"},
-                           {&t->densify_plan, "densify_plan"},
+    } densify_kernels[] = {{&t->densify_plan, "densify_plan"},
                            {&t->densify_geometry, "densify_geometry"},
                            {&t->densify_copy, "densify_copy"},
                            {&t->opacity_reset, "opacity_reset"}};
@@ -292,18 +285,13 @@ void cls_trainer_destroy(cls_trainer *t)
     clh_buffer *densify_buffers[] = {&t->grad_accum, &t->denom, &t->plan, &t->counts, &t->offsets, &t->total};
     for (int i = 0; i < CLS__ARRAY_COUNT(densify_buffers); i++)
         clh_buffer_release(densify_buffers[i]);
-    cl_kernel densify_kernels[] = {t->densify_stats, t->densify_plan, t->densify_geometry, t->densify_copy,
+    cl_kernel densify_kernels[] = {t->densify_plan, t->densify_geometry, t->densify_copy,
                                    t->opacity_reset};
     for (int i = 0; i < CLS__ARRAY_COUNT(densify_kernels); i++)
         if (densify_kernels[i] != NULL)
             clReleaseKernel(densify_kernels[i]);
     cls__scan_release(&t->scan);
-    if (t->adam != NULL)
-        clReleaseKernel(t->adam);
-    if (t->adam_sh != NULL)
-        clReleaseKernel(t->adam_sh);
     cls__loss_release(&t->loss);
-    cls_grads_destroy(t->grads);
     cls_frame_destroy(t->frame);
     cls_scene_destroy(t->scene);
     free(t->order);
@@ -365,6 +353,9 @@ static cls_status densify(cls_trainer *t, uint32_t step)
     const uint32_t n = s->count;
     clh_error herr;
     clh_result rc = CLH_OK;
+    /* The view's arrays would be reallocated for the new count anyway: freeing them now keeps
+     * them out of the moment when old and new arrays coexist. */
+    cls__frame_trim(t->frame);
     clh_buffer *per_gaussian[] = {&t->plan, &t->counts, &t->offsets};
     for (int i = 0; i < 3 && rc == CLH_OK; i++)
         rc = clh_buffer_reserve(&ctx->rt, per_gaussian[i], n * sizeof(cl_uint), "densify", &herr);
@@ -463,8 +454,9 @@ static cls_status densify(cls_trainer *t, uint32_t step)
         *moves[a].buf = moved;
     }
     s->count = new_count;
-    clh_buffer_release(&t->grad_accum);
-    clh_buffer_release(&t->denom);
+    clh_buffer *done[] = {&t->plan, &t->counts, &t->offsets, &t->grad_accum, &t->denom};
+    for (int i = 0; i < CLS__ARRAY_COUNT(done); i++)
+        clh_buffer_release(done[i]);
     st = zeroed_buffer(ctx, &t->grad_accum, new_count * sizeof(float), "grad_accum");
     if (st == CLS_OK)
         st = zeroed_buffer(ctx, &t->denom, new_count * sizeof(cl_uint), "denom");
@@ -518,53 +510,32 @@ cls_status cls__trainer_step(cls_trainer *t, cls_train_stats *stats)
     if (st == CLS_OK)
         st = cls__loss_compute(ctx, &t->loss, f->image.mem, t->target.mem, cam.width, cam.height, f->tiles_x * tile,
                                f->tiles_y * tile, t->desc.lambda_dssim, f->d_image.mem, t->loss_values.mem, &f->prof);
-    if (st == CLS_OK)
-        st = cls__backward_device(f, t->scene, t->grads, 0, 0);
     if (st != CLS_OK)
         return st;
 
+    /* The backward pass with Adam fused into its last kernel: on a densification step (every
+     * 100 steps) only the statistics, and densification instead of an update, as the reference
+     * (whose densified parameters have no gradient at that step). */
     cls_scene *s = t->scene;
-    cls_grads *g = t->grads;
-    uint32_t n = s->count;
-    /* Densification statistics, then (every 100 steps) densification instead of an Adam step. */
-    int densified = 0;
-    if (!t->desc.no_densify && step < CLS_DENSIFY_UNTIL) {
-        cl_uint nn = n;
-        const clh_arg stat_args[] = {CLH_ARG(nn), CLH_MEM(g->grad_norm), CLH_MEM(g->visible), CLH_MEM(t->grad_accum),
-                                     CLH_MEM(t->denom)};
-        st = launch_1d(t, t->densify_stats, "densify_stats", n, stat_args, CLS__ARRAY_COUNT(stat_args));
-        if (st == CLS_OK && step > CLS_DENSIFY_FROM && step % CLS_DENSIFY_EVERY == 0) {
-            st = densify(t, step);
-            densified = 1;
-        }
-        if (st == CLS_OK && step % CLS_OPACITY_RESET_EVERY == 0)
-            st = reset_opacity(t);
-        if (st != CLS_OK)
-            return st;
-    }
-    n = s->count;
-    const struct {
-        cl_mem param, grad;
-        uint32_t count;
-        float lr;
-    } groups[GROUP_SH] = {
-        {s->means.mem, g->means.mem, n * 3, position_lr(t, step)},
-        {s->log_scales.mem, g->log_scales.mem, n * 3, CLS_LR_SCALING},
-        {s->quats.mem, g->quats.mem, n * 4, CLS_LR_ROTATION},
-        {s->opacity_logits.mem, g->opacity_logits.mem, n, CLS_LR_OPACITY},
-    };
-    for (int grp = 0; grp < GROUP_SH && st == CLS_OK && !densified; grp++) {
-        const cls__adam_hparams h = cls__adam_defaults(groups[grp].lr);
-        st = cls__adam_step(ctx, t->adam, groups[grp].param, groups[grp].grad, t->moments[grp][0].mem,
-                            t->moments[grp][1].mem, groups[grp].count, &h, step, &f->prof);
-    }
-    const uint32_t stride = (uint32_t)cls_sh_coeff_count(s->sh_degree) * 3;
-    if (st == CLS_OK && !densified) {
-        const cls__adam_hparams h = cls__adam_defaults(0.0f);
-        st = cls__adam_step_sh(ctx, t->adam_sh, s->sh.mem, g->sh.mem, t->moments[GROUP_SH][0].mem,
-                               t->moments[GROUP_SH][1].mem, n, stride, CLS_LR_SH_DC, CLS_LR_SH_REST, &h, step,
-                               &f->prof);
-    }
+    const int collect = !t->desc.no_densify && step < CLS_DENSIFY_UNTIL;
+    const int densify_now = collect && step > CLS_DENSIFY_FROM && step % CLS_DENSIFY_EVERY == 0;
+    cls__adam_fusion fusion = {.hparams = cls__adam_defaults(0.0f),
+                               .step = step,
+                               .apply = !densify_now,
+                               .grad_accum = collect ? t->grad_accum.mem : NULL,
+                               .denom = collect ? t->denom.mem : NULL,
+                               .lr = {position_lr(t, step), CLS_LR_SCALING, CLS_LR_ROTATION, CLS_LR_OPACITY,
+                                      CLS_LR_SH_DC, CLS_LR_SH_REST}};
+    for (int grp = 0; grp < GROUP_COUNT; grp++)
+        for (int mv = 0; mv < 2; mv++)
+            fusion.moments[grp][mv] = t->moments[grp][mv].mem;
+    if (st == CLS_OK)
+        st = cls__backward_adam(f, s, &fusion);
+    if (st == CLS_OK && densify_now)
+        st = densify(t, step);
+    if (st == CLS_OK && collect && step % CLS_OPACITY_RESET_EVERY == 0)
+        st = reset_opacity(t);
+    const uint32_t n = s->count;
     if (st != CLS_OK)
         return st;
     t->step = step;
@@ -573,8 +544,7 @@ cls_status cls__trainer_step(cls_trainer *t, cls_train_stats *stats)
         rc = clh_buffer_read(&ctx->rt, &t->loss_values, 0, values, sizeof values, "loss", &herr);
         if (rc != CLH_OK)
             return cls__from_host(ctx, rc, &herr);
-        cls_frame_stats fs;
-        cls_frame_stats_get(f, &fs);
+        const cls_frame_stats fs = f->stats; /* kept when densification trimmed the frame */
         *stats = (cls_train_stats){.step = step, .loss = values[0], .l1 = values[1], .dssim = values[2],
                                    .gaussians = n, .visible = fs.visible, .sh_degree = (int)degree};
         if (ctx->rt.profiling) /* the blocking read above finished the step's commands */

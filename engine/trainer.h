@@ -8,7 +8,7 @@
 #include "loss.h"
 #include "scan.h"
 
-enum { GROUP_MEANS, GROUP_SCALES, GROUP_QUATS, GROUP_OPACITY, GROUP_SH, GROUP_COUNT };
+enum { GROUP_MEANS, GROUP_SCALES, GROUP_QUATS, GROUP_OPACITY, GROUP_SH, GROUP_COUNT = CLS__ADAM_GROUPS };
 
 /* The trainer's state (checkpoint.c reads and writes it). */
 struct cls_trainer {
@@ -17,10 +17,8 @@ struct cls_trainer {
     cls_trainer_desc desc;
     cls_scene *scene;
     cls_frame *frame;
-    cls_grads *grads;
     cls__loss loss;
-    cl_kernel adam, adam_sh;
-    cl_kernel densify_stats, densify_plan, densify_geometry, densify_copy, opacity_reset;
+    cl_kernel densify_plan, densify_geometry, densify_copy, opacity_reset;
     cls__scan scan;
     clh_buffer grad_accum, denom, plan, counts, offsets, total; /* densification state */
     clh_buffer moments[GROUP_COUNT][2]; /* Adam m and v per group */

@@ -7,7 +7,6 @@
  * candidates not even built before the share runs out are left unmeasured (a seeded random
  * sample of the space is what gets built). The winner is the lowest median. Failures to build
  * or run reject the candidate, never the search. */
-#include "adam.h"
 #include "frame.h"
 #include "loss.h"
 
@@ -28,12 +27,6 @@
 /* Weight of a frame-workload candidate against a scan or sort one when the budget is shared
  * out: it builds and runs several programs. */
 #define TUNE_FRAME_WEIGHT 4
-/* The Adam workload: Gaussians of SH degree 3 (CLS__ADAM_MAX_STRIDE values each, adam_sh) and
- * their 11 other values (means, scales, quaternion, opacity) in one launch of adam. */
-#define TUNE_ADAM_GAUSSIANS 100000u
-#define TUNE_ADAM_VALUES 11u
-/* The Adam step of the workload (bias corrections of step 3) and the loss's SSIM weight. */
-#define TUNE_ADAM_STEP 3u
 
 /* One report per tunable kernel (cls_tune_report.kernels). */
 _Static_assert(CLS__TUNE_KERNEL_COUNT <= CLS_TUNE_MAX_KERNELS, "raise CLS_TUNE_MAX_KERNELS in clsplat.h");
@@ -48,7 +41,6 @@ typedef struct candidate {
     cls__scan scan;
     cls__sort sort;
     cls__loss loss;
-    cl_kernel adam, adam_sh;
     int reps;
     double times[TUNE_MAX_REPEATS];
     double wall; /* seconds of its last run, for the budget */
@@ -75,12 +67,6 @@ typedef struct tuner {
     uint32_t loss_pitch, loss_rows;
     clh_buffer loss_target, loss_grad, loss_values;
     float *loss_ref_grad, *loss_got_grad, loss_ref_values[3];
-    /* Adam workload (made at its first use): param, grad, m, v of the flat values, then of SH;
-     * the default's output hash */
-    int adam_ready;
-    clh_buffer adam_bufs[8];
-    float *adam_scratch;
-    uint64_t adam_ref_hash;
     cls__profile prof;
 } tuner;
 
@@ -141,18 +127,12 @@ static void release_candidate(candidate *c)
     cls__scan_release(&c->scan);
     cls__sort_release(&c->sort);
     cls__loss_release(&c->loss);
-    if (c->adam != NULL)
-        clReleaseKernel(c->adam);
-    if (c->adam_sh != NULL)
-        clReleaseKernel(c->adam_sh);
-    c->adam = c->adam_sh = NULL;
     c->grads = NULL;
     c->frame = NULL;
 }
 
 /* ---- the workloads ------------------------------------------------------------------------ */
 static cls_status loss_inputs(tuner *t);
-static cls_status adam_inputs(tuner *t);
 
 static cls_status prepare(tuner *t, const cls__tune_kernel *k, candidate *c)
 {
@@ -170,14 +150,6 @@ static cls_status prepare(tuner *t, const cls__tune_kernel *k, candidate *c)
          * shares the layout (tile, pixels_per_item) of every other candidate's. */
         cls_status st = loss_inputs(t);
         return st == CLS_OK ? cls__loss_init(ctx, &c->loss) : st;
-    }
-    case CLS__WORK_ADAM: {
-        cls_status st = adam_inputs(t);
-        if (st == CLS_OK)
-            st = cls__kernel(ctx, "adam", NULL, "adam", &c->adam);
-        if (st == CLS_OK)
-            st = cls__kernel(ctx, "adam", NULL, "adam_sh", &c->adam_sh);
-        return st;
     }
     }
     return CLS_ERROR_INVALID_ARGUMENT;
@@ -306,60 +278,6 @@ static cls_status check_loss(tuner *t, int reference, char *why, size_t cap)
     return CLS_OK;
 }
 
-/* The Adam workload's buffers: param, grad, m, v of the flat values (0..3) and of SH (4..7). */
-static size_t adam_count(int buffer)
-{
-    return (size_t)TUNE_ADAM_GAUSSIANS * (buffer < 4 ? TUNE_ADAM_VALUES : CLS__ADAM_MAX_STRIDE);
-}
-
-/* Writes the Adam workload's deterministic inputs (the same before every checked run). */
-static cls_status adam_reset(tuner *t)
-{
-    cls_context *ctx = t->ctx;
-    for (int b = 0; b < 8; b++) {
-        uint32_t seed = 0x9e3779b9u ^ (uint32_t)(b * 7919 + 1);
-        const int kind = b % 4; /* param, grad, m, v */
-        for (size_t i = 0; i < adam_count(b); i++) {
-            const float u = (float)(xorshift32(&seed) >> 8) / 16777216.0f; /* [0, 1) */
-            t->adam_scratch[i] = kind == 0   ? 4.0f * u - 2.0f
-                                 : kind == 1 ? (2.0f * u - 1.0f) * 1e-2f
-                                 : kind == 2 ? (2.0f * u - 1.0f) * 1e-3f
-                                             : u * 1e-5f; /* v >= 0 */
-        }
-        clh_error herr;
-        clh_result hr = clh_buffer_write(&ctx->rt, &t->adam_bufs[b], 0, t->adam_scratch, adam_count(b) * sizeof(float),
-                                         "tuning Adam input", &herr);
-        if (hr != CLH_OK)
-            return cls__from_host(ctx, hr, &herr);
-    }
-    return CLS_OK;
-}
-
-/* Compares the Adam outputs (param, m, v of both launches) bit for bit with the default's, by
- * hash (or records it). */
-static cls_status check_adam(tuner *t, int reference, char *why, size_t cap)
-{
-    cls_context *ctx = t->ctx;
-    uint64_t hash = 0;
-    for (int b = 0; b < 8; b++) {
-        if (b % 4 == 1)
-            continue; /* the gradients are inputs only */
-        clh_error herr;
-        const size_t bytes = adam_count(b) * sizeof(float);
-        clh_result hr = clh_buffer_read(&ctx->rt, &t->adam_bufs[b], 0, t->adam_scratch, bytes, "tuning Adam output",
-                                        &herr);
-        if (hr != CLH_OK)
-            return cls__from_host(ctx, hr, &herr);
-        hash = clh_hash64(t->adam_scratch, bytes, hash);
-    }
-    if (reference)
-        t->adam_ref_hash = hash;
-    else if (hash != t->adam_ref_hash)
-        snprintf(why, cap, "its parameters or moments differ from the default's (hash %016llx, default %016llx)",
-                 (unsigned long long)hash, (unsigned long long)t->adam_ref_hash);
-    return CLS_OK;
-}
-
 /* One run of the candidate's workload: *ms receives the objective's device time. With check,
  * the output is compared (why is set on a mismatch) or, with reference, recorded. */
 static cls_status run(tuner *t, const cls__tune_kernel *k, candidate *c, int check, int reference, double *ms,
@@ -399,27 +317,6 @@ static cls_status run(tuner *t, const cls__tune_kernel *k, candidate *c, int che
         cls__profile_reset(&t->prof);
         if (st == CLS_OK && check)
             st = check_loss(t, reference, why, cap);
-    } else if (k->workload == CLS__WORK_ADAM) {
-        /* Checked runs start from the same inputs; timed runs go on from where the last left
-         * (the cost of an elementwise step does not depend on the values). */
-        if (check)
-            st = adam_reset(t);
-        const cls__adam_hparams h = cls__adam_defaults(1e-3f);
-        cls__profile_reset(&t->prof);
-        if (st == CLS_OK)
-            st = cls__adam_step(ctx, c->adam, t->adam_bufs[0].mem, t->adam_bufs[1].mem, t->adam_bufs[2].mem,
-                                t->adam_bufs[3].mem, (uint32_t)adam_count(0), &h, TUNE_ADAM_STEP, &t->prof);
-        if (st == CLS_OK)
-            st = cls__adam_step_sh(ctx, c->adam_sh, t->adam_bufs[4].mem, t->adam_bufs[5].mem, t->adam_bufs[6].mem,
-                                   t->adam_bufs[7].mem, TUNE_ADAM_GAUSSIANS, CLS__ADAM_MAX_STRIDE, 2.5e-3f, 1.25e-4f,
-                                   &h, TUNE_ADAM_STEP, &t->prof);
-        if (st == CLS_OK)
-            st = finish(ctx);
-        if (st == CLS_OK)
-            cls__profile_sum(&t->prof, pass_ms);
-        cls__profile_reset(&t->prof);
-        if (st == CLS_OK && check)
-            st = check_adam(t, reference, why, cap);
     } else {
         const int sort = k->workload == CLS__WORK_SORT;
         const uint32_t n = sort ? t->sort_n : t->scan_n;
@@ -567,27 +464,6 @@ static cls_status loss_inputs(tuner *t)
     return CLS_OK;
 }
 
-/* The Adam workload's buffers, at its first use (filled by adam_reset). */
-static cls_status adam_inputs(tuner *t)
-{
-    if (t->adam_ready)
-        return CLS_OK;
-    cls_context *ctx = t->ctx;
-    if (t->adam_scratch == NULL)
-        t->adam_scratch = malloc(adam_count(4) * sizeof(float));
-    if (t->adam_scratch == NULL)
-        return cls__ctx_fail(ctx, CLS_ERROR_OUT_OF_HOST_MEMORY, "cls_tune: out of host memory");
-    for (int b = 0; b < 8; b++) {
-        clh_error herr;
-        clh_result hr = clh_buffer_reserve(&ctx->rt, &t->adam_bufs[b], adam_count(b) * sizeof(float),
-                                           "tuning Adam arrays", &herr);
-        if (hr != CLH_OK)
-            return cls__from_host(ctx, hr, &herr);
-    }
-    t->adam_ready = 1;
-    return CLS_OK;
-}
-
 static void tuner_release(tuner *t)
 {
     cls_frame_destroy(t->loss_frame);
@@ -596,9 +472,6 @@ static void tuner_release(tuner *t)
     clh_buffer_release(&t->loss_target);
     clh_buffer_release(&t->loss_grad);
     clh_buffer_release(&t->loss_values);
-    free(t->adam_scratch);
-    for (int b = 0; b < 8; b++)
-        clh_buffer_release(&t->adam_bufs[b]);
     free(t->d_rgb);
     free(t->ref_rgb);
     free(t->rgb);

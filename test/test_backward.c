@@ -1,5 +1,6 @@
 /* The engine's backward pass against the double-precision reference backward (test/ref),
- * determinism, and a short optimisation that must fit a scene. */
+ * determinism, the trainer's Adam fused into the projection backward against a plain C Adam on
+ * the stored gradients, and a short optimisation that must fit a scene. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "clsplat.h"
+#include "engine/frame.h"
 #include "engine/internal.h"
 #include "ref/ref_backward.h"
 #include "ref/ref_forward.h"
@@ -277,6 +279,156 @@ START_TEST(test_real_scene)
 }
 END_TEST
 
+/* The trainer's fused step (cls__backward_adam: project_backward_adam) against the stored
+ * gradients of the same backward pass (cls_render_backward) fed to a double-precision Adam:
+ * every parameter and both moments of every group, from random non-zero moments, at an SH
+ * degree below the scene's (inactive coefficients have zero gradients and are still updated,
+ * as by the reference's dense Adam); and the statistics-only mode of a densification step. */
+START_TEST(test_fused_adam)
+{
+    cls_context *ctx = open_context();
+    const size_t n = test_small_mode() ? 80 : 3000;
+    cls_gaussians g = {0};
+    random_scene(&g, n, 3, 41u, -3.5f, -2.0f);
+    cls_camera cam = make_camera(test_small_mode() ? 40 : 96, test_small_mode() ? 32 : 72, 3.0f);
+    const size_t pixels = (size_t)cam.width * cam.height, k = (size_t)cls_sh_coeff_count(3);
+    const size_t counts[CLS__ADAM_GROUPS] = {n * 3, n * 3, n * 4, n, n * k * 3};
+    float *d_rgb = malloc(pixels * 3 * sizeof(float));
+    uint32_t seed = 77u;
+    for (size_t i = 0; i < pixels * 3; i++)
+        d_rgb[i] = test_uniform(&seed, -1.0f, 1.0f);
+    const cls_render_desc desc = {.sh_degree = 2, .antialiased = 1}; /* degree 1 of 3 */
+    const uint32_t step = 7;
+    cls__adam_fusion fusion = {.hparams = cls__adam_defaults(0.0f), .step = step,
+                               .lr = {1.6e-4f, 5e-3f, 1e-3f, 2.5e-2f, 2.5e-3f, 1.25e-4f}};
+    clh_error herr;
+    for (int mode = 0; mode < 2; mode++) { /* 0: an update; 1: statistics only */
+        cls_scene *scene = NULL;
+        cls_frame *frame = NULL;
+        cls_grads *grads = NULL;
+        ck_assert_int_eq(cls_scene_create(ctx, &g, &scene), CLS_OK);
+        ck_assert_int_eq(cls_frame_create(ctx, &frame), CLS_OK);
+        ck_assert_int_eq(cls_grads_create(ctx, &grads), CLS_OK);
+        ck_assert_int_eq(cls_render_forward(frame, scene, &cam, &desc), CLS_OK);
+        ck_assert_msg(cls_render_backward(frame, scene, &(cls_backward_desc){.d_rgb = d_rgb}, grads) == CLS_OK, "%s",
+                      cls_context_errmsg(ctx));
+        cls_gaussians dg = {0};
+        float *norm = malloc(n * sizeof(float));
+        uint32_t *vis = malloc(n * sizeof(uint32_t));
+        ck_assert_int_eq(cls_grads_read(grads, &dg, norm, NULL, vis), CLS_OK);
+
+        /* Moments and statistics, random and non-zero. */
+        clh_buffer moments[CLS__ADAM_GROUPS][2], accum = {0}, denom = {0};
+        float *host_m[CLS__ADAM_GROUPS][2];
+        for (int grp = 0; grp < CLS__ADAM_GROUPS; grp++)
+            for (int mv = 0; mv < 2; mv++) {
+                host_m[grp][mv] = malloc(counts[grp] * sizeof(float));
+                for (size_t i = 0; i < counts[grp]; i++)
+                    host_m[grp][mv][i] = mv == 0 ? test_uniform(&seed, -0.05f, 0.05f) : test_uniform(&seed, 1e-4f, 1e-2f);
+                moments[grp][mv] = (clh_buffer){0};
+                ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &moments[grp][mv], counts[grp] * sizeof(float), "m", &herr),
+                                 CLH_OK);
+                ck_assert_int_eq(clh_buffer_write(&ctx->rt, &moments[grp][mv], 0, host_m[grp][mv],
+                                                  counts[grp] * sizeof(float), "m", &herr), CLH_OK);
+                fusion.moments[grp][mv] = moments[grp][mv].mem;
+            }
+        float *host_accum = malloc(n * sizeof(float));
+        uint32_t *host_denom = malloc(n * sizeof(uint32_t));
+        for (size_t i = 0; i < n; i++) {
+            host_accum[i] = test_uniform(&seed, 0.0f, 1.0f);
+            host_denom[i] = (uint32_t)i % 5u;
+        }
+        ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &accum, n * sizeof(float), "accum", &herr), CLH_OK);
+        ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &denom, n * sizeof(uint32_t), "denom", &herr), CLH_OK);
+        ck_assert_int_eq(clh_buffer_write(&ctx->rt, &accum, 0, host_accum, n * sizeof(float), "accum", &herr), CLH_OK);
+        ck_assert_int_eq(clh_buffer_write(&ctx->rt, &denom, 0, host_denom, n * sizeof(uint32_t), "denom", &herr), CLH_OK);
+        fusion.grad_accum = accum.mem;
+        fusion.denom = denom.mem;
+        fusion.apply = mode == 0;
+        ck_assert_msg(cls__backward_adam(frame, scene, &fusion) == CLS_OK, "%s", cls_context_errmsg(ctx));
+
+        cls_gaussians out = {0};
+        ck_assert_int_eq(cls_scene_download(scene, &out), CLS_OK);
+        const float *params[CLS__ADAM_GROUPS] = {g.means, g.log_scales, g.quats, g.opacity_logits, g.sh};
+        const float *got[CLS__ADAM_GROUPS] = {out.means, out.log_scales, out.quats, out.opacity_logits, out.sh};
+        const float *grad[CLS__ADAM_GROUPS] = {dg.means, dg.log_scales, dg.quats, dg.opacity_logits, dg.sh};
+        /* The hyperparameters as the device has them: float, with 1 - beta rounded to float. */
+        const double b1 = fusion.hparams.beta1, b2 = fusion.hparams.beta2;
+        const double c1 = 1.0f - fusion.hparams.beta1, c2 = 1.0f - fusion.hparams.beta2;
+        const double bc1 = (float)(1.0 - pow(b1, step)), bc2 = (float)(1.0 - pow(b2, step));
+        size_t nonzero = 0;
+        for (int grp = 0; grp < CLS__ADAM_GROUPS; grp++) {
+            float *dev_m = malloc(counts[grp] * sizeof(float)), *dev_v = malloc(counts[grp] * sizeof(float));
+            ck_assert_int_eq(clh_buffer_read(&ctx->rt, &moments[grp][0], 0, dev_m, counts[grp] * sizeof(float), "m", &herr),
+                             CLH_OK);
+            ck_assert_int_eq(clh_buffer_read(&ctx->rt, &moments[grp][1], 0, dev_v, counts[grp] * sizeof(float), "v", &herr),
+                             CLH_OK);
+            for (size_t i = 0; i < counts[grp]; i++) {
+                if (mode == 1) { /* statistics only: nothing else moves, to the bit */
+                    ck_assert_msg(got[grp][i] == params[grp][i] && dev_m[i] == host_m[grp][0][i] &&
+                                      dev_v[i] == host_m[grp][1][i],
+                                  "group %d value %zu changed without an update", grp, i);
+                    continue;
+                }
+                const double gr = grad[grp][i];
+                nonzero += gr != 0.0;
+                const double m = b1 * host_m[grp][0][i] + c1 * gr;
+                const double v = b2 * host_m[grp][1][i] + c2 * gr * gr;
+                const double lr = grp < 4 ? fusion.lr[grp] : fusion.lr[i % (k * 3) < 3 ? 4 : 5];
+                const double p = params[grp][i] - lr * (m / bc1) / (sqrt(v / bc2) + 1e-15);
+                /* Float against double for one step: each result to a few float roundings of
+                 * the terms it is made of (which may cancel). */
+                const double step_size = lr * (m / bc1) / (sqrt(v / bc2) + 1e-15);
+                const double tol_m = 1e-6 * (fabs(b1 * host_m[grp][0][i]) + fabs(c1 * gr)) + 1e-15;
+                const double tol_v = 1e-6 * v + 1e-15;
+                const double tol_p = 1e-6 * (fabs((double)params[grp][i]) + fabs(step_size)) + 1e-12;
+                ck_assert_msg(fabs(dev_m[i] - m) <= tol_m, "group %d m[%zu]: %g vs %g", grp, i, (double)dev_m[i], m);
+                ck_assert_msg(fabs(dev_v[i] - v) <= tol_v, "group %d v[%zu]: %g vs %g", grp, i, (double)dev_v[i], v);
+                ck_assert_msg(fabs(got[grp][i] - p) <= tol_p, "group %d p[%zu]: %.9g vs %.9g", grp, i,
+                              (double)got[grp][i], p);
+            }
+            free(dev_m);
+            free(dev_v);
+        }
+        if (mode == 0)
+            ck_assert_msg(nonzero > n, "only %zu non-zero gradients", nonzero);
+        float *dev_accum = malloc(n * sizeof(float));
+        uint32_t *dev_denom = malloc(n * sizeof(uint32_t)), visible = 0;
+        ck_assert_int_eq(clh_buffer_read(&ctx->rt, &accum, 0, dev_accum, n * sizeof(float), "accum", &herr), CLH_OK);
+        ck_assert_int_eq(clh_buffer_read(&ctx->rt, &denom, 0, dev_denom, n * sizeof(uint32_t), "denom", &herr), CLH_OK);
+        for (size_t i = 0; i < n; i++) {
+            visible += vis[i];
+            const float expected = vis[i] ? host_accum[i] + norm[i] : host_accum[i];
+            ck_assert_msg(fabsf(dev_accum[i] - expected) <= 1e-6f * expected && dev_denom[i] == host_denom[i] + vis[i],
+                          "statistics of Gaussian %zu: %g/%u vs %g/%u", i, (double)dev_accum[i], dev_denom[i],
+                          (double)expected, host_denom[i] + vis[i]);
+        }
+        ck_assert_msg(visible > n / 4, "only %u of %zu visible", visible, n);
+        free(dev_accum);
+        free(dev_denom);
+        for (int grp = 0; grp < CLS__ADAM_GROUPS; grp++)
+            for (int mv = 0; mv < 2; mv++) {
+                clh_buffer_release(&moments[grp][mv]);
+                free(host_m[grp][mv]);
+            }
+        clh_buffer_release(&accum);
+        clh_buffer_release(&denom);
+        free(host_accum);
+        free(host_denom);
+        free(norm);
+        free(vis);
+        cls_gaussians_free(&out);
+        cls_gaussians_free(&dg);
+        cls_grads_destroy(grads);
+        cls_frame_destroy(frame);
+        cls_scene_destroy(scene);
+    }
+    free(d_rgb);
+    cls_gaussians_free(&g);
+    cls_context_destroy(ctx);
+}
+END_TEST
+
 /* The same backward twice gives the same bits, also when thousands of Gaussians overlap the
  * same tiles (where atomics would reorder the sums). */
 START_TEST(test_determinism)
@@ -469,6 +621,7 @@ int main(void)
     tcase_add_test(tc, test_random_scenes);
     tcase_add_test(tc, test_real_scene);
     tcase_add_test(tc, test_determinism);
+    tcase_add_test(tc, test_fused_adam);
     tcase_add_test(tc, test_optimisation_smoke);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

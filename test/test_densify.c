@@ -1,13 +1,12 @@
 /* The densification kernels (cl/densify.cl) against a plain C reference of the reference
  * trainer's rules (3dgs-math.md 8.3): which Gaussians are pruned, kept, cloned or split, the
  * layout and contents of the new arrays and Adam moments, split children sampled from their
- * parent with the same counter-based random numbers, and the opacity reset. Also adam_sh. */
+ * parent with the same counter-based random numbers, and the opacity reset. */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/adam.h"
 #include "engine/internal.h"
 #include "engine/scan.h"
 
@@ -246,49 +245,12 @@ START_TEST(test_plan_apply_reset)
 }
 END_TEST
 
-/* adam_sh: the DC values of each Gaussian at lr_dc, the rest at lr_rest (first Adam step:
- * the update is lr * sign(g) up to eps). */
-START_TEST(test_adam_sh_learning_rates)
-{
-    cls_context *ctx = NULL;
-    ck_assert_int_eq(cls_context_create(&(cls_context_desc){0}, &ctx), CLS_OK);
-    cl_kernel k;
-    ck_assert_int_eq(cls__kernel(ctx, "adam", NULL, "adam_sh", &k), CLS_OK);
-    enum { G = 37, S = 48 };
-    static float p[G * S], g[G * S], zero[G * S];
-    for (int i = 0; i < G * S; i++)
-        g[i] = (i % 3) ? 0.5f : -0.25f;
-    clh_buffer b[4] = {{0}};
-    upload(ctx, &b[0], p, sizeof p);
-    upload(ctx, &b[1], g, sizeof g);
-    upload(ctx, &b[2], zero, sizeof zero);
-    upload(ctx, &b[3], zero, sizeof zero);
-    const cls__adam_hparams h = cls__adam_defaults(0.0f);
-    ck_assert_int_eq(cls__adam_step_sh(ctx, k, b[0].mem, b[1].mem, b[2].mem, b[3].mem, G, S, 1e-2f, 1e-4f, &h, 1, NULL),
-                     CLS_OK);
-    clh_error herr;
-    ck_assert_int_eq(clh_buffer_read(&ctx->rt, &b[0], 0, p, sizeof p, "p", &herr), CLH_OK);
-    for (int i = 0; i < G; i++)
-        for (int c = 0; c < S; c++) {
-            const float lr = c < 3 ? 1e-2f : 1e-4f;
-            const float expect = -lr * (g[i * S + c] > 0 ? 1.0f : -1.0f);
-            ck_assert_msg(fabsf(p[i * S + c] - expect) < 1e-6f * lr * 10.0f + 1e-9f, "Gaussian %d value %d: %g vs %g", i,
-                          c, p[i * S + c], expect);
-        }
-    for (int i = 0; i < 4; i++)
-        clh_buffer_release(&b[i]);
-    clReleaseKernel(k);
-    cls_context_destroy(ctx);
-}
-END_TEST
-
 int main(void)
 {
     Suite *suite = suite_create("densify");
     TCase *tc = tcase_create("densify");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_plan_apply_reset);
-    tcase_add_test(tc, test_adam_sh_learning_rates);
     suite_add_tcase(suite, tc);
     SRunner *sr = srunner_create(suite);
     srunner_run_all(sr, CK_NORMAL);

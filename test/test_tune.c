@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/adam.h"
 #include "engine/frame.h"
 #include "engine/loss.h"
 #include "test_util.h"
@@ -232,55 +231,6 @@ static int loss_compare(const loss_result *got, const loss_result *ref, const ch
     return memcmp(got->grad, ref->grad, ref->count * sizeof(float)) == 0;
 }
 
-/* Adam steps (adam over `flat` values, adam_sh over n Gaussians of 48 values) from fixed
- * inputs with the context's configuration: the updated parameters and moments, malloc'ed. */
-static float *adam_run(cls_context *ctx, uint32_t n, uint32_t flat, size_t *count, const char *what)
-{
-    const size_t sizes[2] = {flat, (size_t)n * CLS__ADAM_MAX_STRIDE}, total = 3 * (sizes[0] + sizes[1]);
-    float *out = malloc(total * sizeof(float));
-    ck_assert(out != NULL);
-    cl_kernel kernels[2] = {NULL, NULL};
-    ck_assert_msg(cls__kernel(ctx, "adam", NULL, "adam", &kernels[0]) == CLS_OK, "%s: %s", what,
-                  cls_context_errmsg(ctx));
-    ck_assert_msg(cls__kernel(ctx, "adam", NULL, "adam_sh", &kernels[1]) == CLS_OK, "%s: %s", what,
-                  cls_context_errmsg(ctx));
-    size_t at = 0;
-    for (int k = 0; k < 2; k++) {
-        clh_buffer b[4] = {{0}};
-        clh_error herr;
-        float *host = malloc(sizes[k] * sizeof(float));
-        ck_assert(host != NULL);
-        for (int a = 0; a < 4; a++) {
-            uint32_t seed = 1000u + (uint32_t)(k * 4 + a);
-            for (size_t i = 0; i < sizes[k]; i++)
-                host[i] = a == 3 ? test_uniform(&seed, 0.0f, 1e-5f) : test_uniform(&seed, -1.0f, 1.0f) * (a == 0 ? 2.0f : 1e-2f);
-            ck_assert_int_eq(clh_buffer_reserve(&ctx->rt, &b[a], sizes[k] * sizeof(float), "adam", &herr), CLH_OK);
-            ck_assert_int_eq(clh_buffer_write(&ctx->rt, &b[a], 0, host, sizes[k] * sizeof(float), "adam", &herr),
-                             CLH_OK);
-        }
-        const cls__adam_hparams h = cls__adam_defaults(1e-3f);
-        cls_status st = k == 0 ? cls__adam_step(ctx, kernels[0], b[0].mem, b[1].mem, b[2].mem, b[3].mem, flat, &h, 3,
-                                                NULL)
-                               : cls__adam_step_sh(ctx, kernels[1], b[0].mem, b[1].mem, b[2].mem, b[3].mem, n,
-                                                   CLS__ADAM_MAX_STRIDE, 2.5e-3f, 1.25e-4f, &h, 3, NULL);
-        ck_assert_msg(st == CLS_OK, "%s: %s", what, cls_context_errmsg(ctx));
-        for (int a = 0; a < 4; a++) {
-            if (a != 1) { /* the gradient is an input only */
-                ck_assert_int_eq(clh_buffer_read(&ctx->rt, &b[a], 0, out + at, sizes[k] * sizeof(float), "adam", &herr),
-                                 CLH_OK);
-                at += sizes[k];
-            }
-            clh_buffer_release(&b[a]);
-        }
-        free(host);
-    }
-    ck_assert_uint_eq(at, total);
-    clReleaseKernel(kernels[0]);
-    clReleaseKernel(kernels[1]);
-    *count = total;
-    return out;
-}
-
 /* CLS_TUNE_TEST_KERNEL=name limits the test to one tunable kernel (ctest runs them in
  * parallel under Oclgrind). */
 static int kernel_wanted(const char *name)
@@ -337,12 +287,6 @@ START_TEST(test_every_configuration_agrees)
         free(rgb8);
         loss_run(ctx, loss_frame, &cam, target.mem, &loss_ref, "loss: default");
     }
-    /* Adam: small problems (the simulator runs every work-item). */
-    const uint32_t adam_n = small ? 300 : 20000, adam_flat = adam_n * 11 + 7;
-    size_t adam_count = 0;
-    float *adam_ref = NULL;
-    if (kernel_wanted("adam"))
-        adam_ref = adam_run(ctx, adam_n, adam_flat, &adam_count, "adam: default");
 
     cls_params *space = calloc(256, sizeof *space);
     ck_assert(space != NULL);
@@ -372,13 +316,6 @@ START_TEST(test_every_configuration_agrees)
                 printf("%s: loss %.9g (default %.9g), dL/dimage %s\n", what, (double)got.values[0],
                        (double)loss_ref.values[0], identical ? "bit-identical" : "within the tolerance");
                 free(got.grad);
-            } else if (kern->workload == CLS__WORK_ADAM) {
-                size_t n = 0;
-                float *got = adam_run(ctx, adam_n, adam_flat, &n, what);
-                ck_assert_uint_eq(n, adam_count);
-                ck_assert_msg(memcmp(got, adam_ref, n * sizeof(float)) == 0, "%s: not bit-identical to the default",
-                              what);
-                free(got);
             } else {
                 integer_check(ctx, kern->workload == CLS__WORK_SORT, small ? 5000 : 300000, what);
             }
@@ -389,7 +326,6 @@ START_TEST(test_every_configuration_agrees)
     ck_assert_int_gt(checked, 0);
     ctx->params = defaults;
     free(space);
-    free(adam_ref);
     free(loss_ref.grad);
     clh_buffer_release(&target);
     cls_frame_destroy(loss_frame);
@@ -610,7 +546,7 @@ END_TEST
 static void broken_kernels(const char *dir)
 {
     static const char *const names[] = {"common", "project", "scan", "radix_sort", "tiles", "rasterize",
-                                        "rasterize_backward", "project_backward", "loss", "adam", "densify", "knn",
+                                        "rasterize_backward", "project_backward", "loss", "densify", "knn",
                                         "bench"};
     mkdir(dir, 0755);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

@@ -1,6 +1,4 @@
 # Pieces of the trainer.
-cls_add_test(test_adam ${CMAKE_CURRENT_SOURCE_DIR}/test_adam.c)
-cls_add_oclgrind_test(test_adam)
 cls_add_test(test_train ${CMAKE_CURRENT_SOURCE_DIR}/test_train.c)
 cls_add_test(test_densify ${CMAKE_CURRENT_SOURCE_DIR}/test_densify.c)
 cls_add_oclgrind_test(test_densify)
