@@ -43,19 +43,6 @@
  * skipped pixel count. */
 #define CLS_ROW_TEST_MARGIN (1.0f + 1e-3f)
 
-/* One Adam update of one value (3dgs-math.md section 7.2), shared by adam.cl and the fused
- * projection backward: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
- * p -= lr * (m / bc1) / (sqrt(v / bc2) + eps), with bc1 = 1 - b1^t and bc2 = 1 - b2^t. */
-inline void cls_adam_value(__global float *p, __global float *m, __global float *v, float g, float lr, float b1,
-                           float b2, float eps, float bc1, float bc2)
-{
-    const float mi = b1 * *m + (1.0f - b1) * g;
-    const float vi = b2 * *v + (1.0f - b2) * g * g;
-    *m = mi;
-    *v = vi;
-    *p -= lr * (mi / bc1) / (sqrt(vi / bc2) + eps);
-}
-
 /* Spherical-harmonics constants (3dgs-math.md section 3, INRIA's polynomial forms). */
 #define SH_C0 0.28209479177387814f
 #define SH_C1 0.4886025119029199f

@@ -46,6 +46,18 @@
     n, means, log_scales, quats, opacity_logits, sh, sh_stride, sh_degree, pose, intr, tiles, rank, offsets, clamped, \
         isect_grads
 
+/* One Adam update of one value (3dgs-math.md section 7.2): m = b1 m + (1 - b1) g;
+ * v = b2 v + (1 - b2) g^2; p -= lr * (m / bc1) / (sqrt(v / bc2) + eps), with bc1 = 1 - b1^t and bc2 = 1 - b2^t. */
+inline void cls_adam_value(__global float *p, __global float *m, __global float *v, float g, float lr, float b1,
+                           float b2, float eps, float bc1, float bc2)
+{
+    const float mi = b1 * *m + (1.0f - b1) * g;
+    const float vi = b2 * *v + (1.0f - b2) * g * g;
+    *m = mi;
+    *v = vi;
+    *p -= lr * (mi / bc1) / (sqrt(vi / bc2) + eps);
+}
+
 #define CLS_SH_MAX_VALUES 48 /* (CLS_MAX_SH_DEGREE + 1)^2 coefficients times RGB */
 
 /* The gradient of one Gaussian's stored parameters, and the densification statistics of the

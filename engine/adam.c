@@ -2,9 +2,9 @@
 
 #include <math.h>
 
-cls__adam_hparams cls__adam_defaults(float lr)
+cls__adam_hparams cls__adam_defaults(void)
 {
-    return (cls__adam_hparams){.lr = lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-15f};
+    return (cls__adam_hparams){.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-15f};
 }
 
 void cls__adam_bias(const cls__adam_hparams *h, uint32_t t, float *bc1, float *bc2)

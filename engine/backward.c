@@ -3,7 +3,6 @@
  * at the intersection's emission slot) → project_backward (per Gaussian: sum of its slots in
  * order, then the chain rule to the stored parameters). */
 #include "frame.h"
-#include "adam.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,8 +321,6 @@ cls_status cls__backward_adam(cls_frame *frame, cls_scene *scene, const cls__ada
     cls_status st = backward_rasterize(f, scene->count, 0, 0);
     if (st != CLS_OK)
         return st;
-    cl_mem moments[CLS__ADAM_GROUPS][2];
-    memcpy(moments, fusion->moments, sizeof moments);
     cl_float8 lr = {{0}};
     for (int i = 0; i < 6; i++)
         lr.s[i] = fusion->lr[i];
@@ -331,18 +328,17 @@ cls_status cls__backward_adam(cls_frame *frame, cls_scene *scene, const cls__ada
     cl_float2 bias;
     cls__adam_bias(&fusion->hparams, fusion->step, &bias.s[0], &bias.s[1]);
     cl_uint flags = (fusion->apply ? 1u : 0u) | (fusion->grad_accum != NULL ? 2u : 0u);
-    cl_mem accum = fusion->grad_accum, denom = fusion->denom;
     clh_arg extra[2 * CLS__ADAM_GROUPS + 6];
     int count = 0;
     for (int grp = 0; grp < CLS__ADAM_GROUPS; grp++)
         for (int mv = 0; mv < 2; mv++)
-            extra[count++] = (clh_arg){sizeof(cl_mem), &moments[grp][mv]};
+            extra[count++] = CLH_ARG(fusion->moments[grp][mv]);
     extra[count++] = CLH_ARG(lr);
     extra[count++] = CLH_ARG(adam);
     extra[count++] = CLH_ARG(bias);
     extra[count++] = CLH_ARG(flags);
-    extra[count++] = (clh_arg){sizeof(cl_mem), &accum};
-    extra[count++] = (clh_arg){sizeof(cl_mem), &denom};
+    extra[count++] = CLH_ARG(fusion->grad_accum);
+    extra[count++] = CLH_ARG(fusion->denom);
     st = launch_project_backward(f, scene, f->kb.project_backward_adam[f->desc.antialiased ? 1 : 0],
                                  "project_backward_adam", extra, count);
     return st == CLS_OK ? finish_profiled(f) : st;

@@ -519,7 +519,7 @@ cls_status cls__trainer_step(cls_trainer *t, cls_train_stats *stats)
     cls_scene *s = t->scene;
     const int collect = !t->desc.no_densify && step < CLS_DENSIFY_UNTIL;
     const int densify_now = collect && step > CLS_DENSIFY_FROM && step % CLS_DENSIFY_EVERY == 0;
-    cls__adam_fusion fusion = {.hparams = cls__adam_defaults(0.0f),
+    cls__adam_fusion fusion = {.hparams = cls__adam_defaults(),
                                .step = step,
                                .apply = !densify_now,
                                .grad_accum = collect ? t->grad_accum.mem : NULL,

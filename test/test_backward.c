@@ -299,7 +299,7 @@ START_TEST(test_fused_adam)
         d_rgb[i] = test_uniform(&seed, -1.0f, 1.0f);
     const cls_render_desc desc = {.sh_degree = 2, .antialiased = 1}; /* degree 1 of 3 */
     const uint32_t step = 7;
-    cls__adam_fusion fusion = {.hparams = cls__adam_defaults(0.0f), .step = step,
+    cls__adam_fusion fusion = {.hparams = cls__adam_defaults(), .step = step,
                                .lr = {1.6e-4f, 5e-3f, 1e-3f, 2.5e-2f, 2.5e-3f, 1.25e-4f}};
     clh_error herr;
     for (int mode = 0; mode < 2; mode++) { /* 0: an update; 1: statistics only */
